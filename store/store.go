@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Options configures Open. The zero value of each field means the documented default.
+type Options struct {
+	// URI of the Mongo-wire server. Defaults to mongodb://localhost:27017.
+	URI string
+	// Database name. Defaults to "dezky".
+	Database string
+	// MaxPoolSize caps connections; 0 leaves the driver's default (100). The dev stack sets 1
+	// against embedded FerretDB, whose updates are read-modify-write: one connection serialises
+	// them (DESIGN §8).
+	MaxPoolSize uint64
+	// Monitor receives driver command events (benchmarks count round trips with it).
+	Monitor *event.CommandMonitor
+	// Timeout bounds connecting and the index build at start. Defaults to 10s.
+	Timeout time.Duration
+	// Now is the clock; defaults to time.Now. Times are stored at millisecond precision.
+	Now func() time.Time
+}
+
+// Store is the MongoDB-backed store. Safe for concurrent use.
+type Store struct {
+	client *mongo.Client
+	db     *mongo.Database
+	now    func() time.Time
+
+	// locks serialise this process's read-modify-write updates of one tenant. On MongoDB the
+	// compare-and-set filter alone is enough; on FerretDB concurrent updates of one document
+	// lose writes, and this keeps one process's writes correct there too.
+	locks [64]sync.Mutex
+}
+
+// Open connects, pings and ensures the indexes.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	if o.URI == "" {
+		o.URI = "mongodb://localhost:27017"
+	}
+	if o.Database == "" {
+		o.Database = "dezky"
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	co := options.Client().ApplyURI(o.URI).
+		SetServerSelectionTimeout(o.Timeout).
+		SetConnectTimeout(o.Timeout)
+	if o.MaxPoolSize > 0 {
+		co.SetMaxPoolSize(o.MaxPoolSize)
+	}
+	if o.Monitor != nil {
+		co.SetMonitor(o.Monitor)
+	}
+	client, err := mongo.Connect(co)
+	if err != nil {
+		return nil, fmt.Errorf("connect to mongo: %w", err)
+	}
+	s := &Store{client: client, db: client.Database(o.Database), now: o.Now}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	if err := client.Ping(ctx, nil); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("ping mongo: %w", err)
+	}
+	if err := s.ensureIndexes(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close disconnects.
+func (s *Store) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
+
+// Ping checks that the server answers (readiness).
+func (s *Store) Ping(ctx context.Context) error { return s.client.Ping(ctx, nil) }
+
+// Database exposes the database for the controller's watch, lease and state collections and
+// for tests.
+func (s *Store) Database() *mongo.Database { return s.db }
+
+// Collection returns one of the Coll* collections.
+func (s *Store) Collection(name string) *mongo.Collection { return s.db.Collection(name) }
+
+// Now returns the store's clock at millisecond precision (what Mongo keeps).
+func (s *Store) Now() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+func (s *Store) lockFor(key string) *sync.Mutex {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return &s.locks[h.Sum32()%uint32(len(s.locks))]
+}
+
+// ensureIndexes creates the indexes of DESIGN §4. Only plain and unique indexes: FerretDB has
+// neither TTL nor partial indexes.
+func (s *Store) ensureIndexes(ctx context.Context) error {
+	idx := []struct {
+		coll   string
+		keys   bson.D
+		unique bool
+		name   string
+	}{
+		{CollTenants, bson.D{{Key: "metadata.slug", Value: 1}}, true, "slug_unique"},
+		{CollTenants, bson.D{{Key: "metadata.updatedAt", Value: 1}}, false, "updatedAt"},
+		{CollTenants, bson.D{{Key: "spec.owner.sub", Value: 1}}, false, "owner_sub"},
+		{CollTenants, bson.D{{Key: "spec.partnerId", Value: 1}}, false, "partnerId"},
+		{CollTenantStatus, bson.D{{Key: "phase", Value: 1}}, false, "phase"},
+		{CollPartners, bson.D{{Key: "slug", Value: 1}}, true, "slug_unique"},
+		{CollMemberships, bson.D{{Key: "tenantSlug", Value: 1}, {Key: "subject", Value: 1}}, true, "tenant_subject_unique"},
+		{CollMemberships, bson.D{{Key: "subject", Value: 1}}, false, "subject"},
+		{CollSubscriptions, bson.D{{Key: "tenantSlug", Value: 1}}, true, "tenant_unique"},
+		{CollEvents, bson.D{{Key: "tenantId", Value: 1}, {Key: "time", Value: -1}}, false, "tenant_time"},
+	}
+	for _, ix := range idx {
+		m := mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name)}
+		if ix.unique {
+			m.Options.SetUnique(true)
+		}
+		if _, err := s.db.Collection(ix.coll).Indexes().CreateOne(ctx, m); err != nil {
+			return fmt.Errorf("create index %s.%s: %w", ix.coll, ix.name, err)
+		}
+	}
+	return nil
+}
+
+func notFound(err error) error {
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return ErrNotFound
+	}
+	return err
+}
