@@ -85,7 +85,7 @@ func TestCursorPagingUnderConcurrentInserts(t *testing.T) {
 func newDoc(st *store.Store, slug string) store.Tenant {
 	now := st.Now()
 	return store.Tenant{
-		ID: newID(),
+		ID:       newID(),
 		Metadata: store.Metadata{Slug: slug, Generation: 1, ResourceVersion: 1, CreatedAt: now, UpdatedAt: now},
 		Spec:     store.Spec{Name: slug, Plan: "starter", Owner: store.Owner{Sub: "s"}},
 	}

@@ -420,4 +420,3 @@ func normalizeSpec(s Spec) Spec {
 	}
 	return s
 }
-
