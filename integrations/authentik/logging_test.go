@@ -1,0 +1,82 @@
+package authentik
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/dezky/platform-api/integrations"
+	"github.com/dezky/platform-api/integrations/sim/faults"
+)
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestSecretsNeverLogged(t *testing.T) {
+	var buf syncBuffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := newEnv(t, withLogger(logger))
+	e.sim.AddUser("owner", ownerEmail)
+
+	const wrongToken = "wrong-secret-9f8e7d"
+	bad, err := New(Config{BaseURL: e.srv.URL, Token: wrongToken, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []error
+	_, err = bad.Ensure(ctx(t), desired())
+	errs = append(errs, err)
+
+	e.sim.Faults().Set(faults.Config{ErrorRate: 1})
+	_, err = e.client.Ensure(ctx(t), desired())
+	errs = append(errs, err)
+	e.sim.Faults().Clear()
+
+	d := ensured(t, e)
+	if err := e.client.Delete(ctx(t), d); err != nil {
+		t.Fatal(err)
+	}
+
+	for i, err := range errs {
+		if err == nil {
+			t.Fatalf("failing call %d succeeded", i)
+		}
+		for _, secret := range []string{testToken, wrongToken} {
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("error %q contains a token", err)
+			}
+		}
+	}
+	logs := buf.String()
+	for _, secret := range []string{testToken, wrongToken, "Bearer"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs contain %q:\n%s", secret, logs)
+		}
+	}
+	// The logs are not empty by accident: each call is there with its status.
+	for _, want := range []string{"status=403", "status=503", "status=201", "status=204", "method=DELETE", "path=/core/groups/"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+	if !integrations.IsPermanent(errs[0]) || !integrations.IsRetryable(errs[1]) {
+		t.Errorf("kinds: %v, %v", errs[0], errs[1])
+	}
+}
