@@ -8,9 +8,6 @@ package storetest
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -18,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/dezky/platform-api/internal/embedmongo"
 	"github.com/dezky/platform-api/store"
 )
 
@@ -69,59 +66,20 @@ func Shared(tb testing.TB) *Server {
 	return shared
 }
 
-// StartFerretDB starts an embedded FerretDB (SQLite files in dir, which must exist) listening
-// on addr, and waits until it answers. Stop it with Server.Stop.
+// StartFerretDB starts an embedded FerretDB (SQLite files in dir) listening on addr, and waits
+// until it answers. Stop it with Server.Stop; start another on the same dir and address to
+// simulate a restarted server.
 func StartFerretDB(ctx context.Context, dir, addr string) (*Server, error) {
-	// FerretDB logs every connection at info; tests and the dev stack want its warnings only.
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("FERRETDB_LOG") != "" {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: addr},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + strings.TrimSuffix(dir, "/") + "/",
-		Logger:    logger,
-	})
+	f, err := embedmongo.Start(ctx, dir, addr, nil)
 	if err != nil {
-		return nil, fmt.Errorf("start ferretdb: %w", err)
+		return nil, err
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = f.Run(runCtx)
-	}()
-	stop := func() { cancel(); <-done }
-	uri := waitForURI(ctx, f)
-	if uri == "" {
-		stop()
-		return nil, fmt.Errorf("ferretdb did not start listening")
-	}
-	s, err := probe(uri, true, stop)
+	s, err := probe(f.URI, true, f.Stop)
 	if err != nil {
-		stop()
+		f.Stop()
 		return nil, err
 	}
 	return s, nil
-}
-
-// waitForURI polls until the listener is bound (MongoDBURI is empty before that).
-func waitForURI(ctx context.Context, f *ferretdb.FerretDB) string {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if uri := f.MongoDBURI(); uri != "" {
-			if u := strings.TrimPrefix(uri, "mongodb://"); u != uri {
-				host := strings.SplitN(strings.SplitN(u, "/", 2)[0], "?", 2)[0]
-				if c, err := net.DialTimeout("tcp", host, 200*time.Millisecond); err == nil {
-					_ = c.Close()
-					return uri
-				}
-			}
-		}
-		time.Sleep(5 * time.Millisecond) // polling a listener, not synchronising a test
-	}
-	return ""
 }
 
 // Stop shuts an embedded server down (no-op for MONGO_URI).
