@@ -9,7 +9,6 @@ BENCHTIME ?= 1x
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/platform-api ./cmd/platform-api
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/devstack ./cmd/devstack
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/platformctl ./cmd/platformctl
 
 run:
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/devstack

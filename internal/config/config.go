@@ -109,7 +109,7 @@ func Vars() []Var {
 		}},
 		{"MONGO_DB", "mongo-db", "dezky", "database name", str(func(c *Config) *string { return &c.MongoDB })},
 		{"HTTP_ADDR", "http-addr", ":3001", "listen address of the HTTP API", str(func(c *Config) *string { return &c.HTTPAddr })},
-		{"MODE", "mode", ModeAll, "all | api | controller: which parts this process runs", func(c *Config, v string) error {
+		{"MODE", "mode", ModeAll, "all, api or controller: which parts this process runs", func(c *Config, v string) error {
 			switch v {
 			case ModeAll, ModeAPI, ModeController:
 				c.Mode = v
@@ -117,14 +117,14 @@ func Vars() []Var {
 			}
 			return fmt.Errorf("MODE=%q: want all, api or controller", v)
 		}},
-		{"LOG_FORMAT", "log-format", "json", "json | text", func(c *Config, v string) error {
+		{"LOG_FORMAT", "log-format", "json", "json (production) or text (terminal)", func(c *Config, v string) error {
 			if v != "json" && v != "text" {
 				return fmt.Errorf("LOG_FORMAT=%q: want json or text", v)
 			}
 			c.LogFormat = v
 			return nil
 		}},
-		{"LOG_LEVEL", "log-level", "info", "debug | info | warn | error", func(c *Config, v string) error {
+		{"LOG_LEVEL", "log-level", "info", "debug, info, warn or error", func(c *Config, v string) error {
 			switch strings.ToLower(v) {
 			case "debug", "info", "warn", "error":
 				c.LogLevel = strings.ToLower(v)
