@@ -1,0 +1,8 @@
+// Package ocis is the integrations.Step for ownCloud Infinite Scale: it keeps one project space
+// per tenant (name from spec.name, quota from the plan, the marker dezky:tenant:<id> in its
+// description), disables it while the tenant is suspended, and gives the tenant's oCIS group
+// (GroupPrefix + slug) the Manager role on it through the libre-graph API. Space names are not
+// unique in oCIS, so the space is found by the drive id recorded last time, else by its marker
+// among all project spaces, never by name. It authenticates with OAuth2 client_credentials at
+// the IdP oCIS trusts, caching the token until shortly before it expires.
+package ocis
