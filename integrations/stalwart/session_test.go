@@ -1,0 +1,190 @@
+package stalwart_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/dezky/platform-api/integrations"
+	"github.com/dezky/platform-api/integrations/sim/faults"
+	stalwartsim "github.com/dezky/platform-api/integrations/sim/stalwart"
+	"github.com/dezky/platform-api/integrations/stalwart"
+)
+
+func TestNewValidatesConfig(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		cfg    stalwart.Config
+	}{
+		"NoURL":     {"the base URL is required", stalwart.Config{Token: "t"}},
+		"BadScheme": {"only http(s) URLs", stalwart.Config{BaseURL: "ftp://mail.example", Token: "t"}},
+		"NoToken":   {"the token is required", stalwart.Config{BaseURL: "https://mail.example"}},
+		"BadCA": {"an unreadable CA file fails", stalwart.Config{BaseURL: "https://mail.example", Token: "t",
+			HTTP: integrations.HTTPOptions{CAFile: "/nonexistent/ca.pem"}}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := stalwart.New(tc.cfg); err == nil {
+				t.Errorf("%s: New succeeded", tc.reason)
+			}
+		})
+	}
+}
+
+// TestSessionCaching: the session is fetched once and reused, refetched after the server's
+// sessionState changes.
+func TestSessionCaching(t *testing.T) {
+	e := newEnv(t, stalwartsim.Options{})
+	d := desired("acme.example")
+	d.ExternalID = e.ensure(t, d).ExternalID
+	e.ensure(t, d)
+	cached := e.sessionFetches()
+
+	e.sim.BumpSessionState()
+	e.ensure(t, d) // sees the new state in its response: drops the session
+	e.ensure(t, d) // fetches a new one
+	e.ensure(t, d)
+	if diff := cmp.Diff([]int{1, 2}, []int{cached, e.sessionFetches()}); diff != "" {
+		t.Errorf("session fetches [before, after the state change] (-want +got):\n%s", diff)
+	}
+}
+
+// TestRequestShape pins what every API request carries: both capabilities in "using", the
+// session's primary account (or no accountId when the session names none), and only arguments
+// RFC 8620 declares for the method.
+func TestRequestShape(t *testing.T) {
+	declared := map[string][]string{
+		"get":   {"accountId", "ids", "#ids", "properties"},
+		"query": {"accountId", "filter", "position", "limit", "calculateTotal"},
+		"set":   {"accountId", "create", "update", "destroy", "#destroy"},
+	}
+	for name, noPrimary := range map[string]bool{"PrimaryAccount": false, "NoPrimaryAccount": true} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, stalwartsim.Options{NoPrimaryAccount: noPrimary})
+			fullFlow(t, e)
+			reqs := e.apiRequests(t)
+			if len(reqs) == 0 {
+				t.Fatal("no API request recorded")
+			}
+			for _, r := range reqs {
+				if !cmp.Equal(r.using, []string{"urn:ietf:params:jmap:core", "urn:stalwart:jmap"}) {
+					t.Errorf("using = %v", r.using)
+				}
+				for _, c := range r.calls {
+					acct, has := c.args["accountId"]
+					if noPrimary == has || (has && acct != "a") {
+						t.Errorf("%s: accountId %v (present %v) with NoPrimaryAccount=%v", c.name, acct, has, noPrimary)
+					}
+					_, method, _ := strings.Cut(c.name, "/")
+					for k := range c.args {
+						if !slices.Contains(declared[method], k) {
+							t.Errorf("%s sent undeclared argument %q", c.name, k)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// fullFlow exercises every path of the step: create, correct drift, suspend, resume, delete.
+// The simulator rejects undeclared properties and arguments, so its success also proves the
+// requests follow the schema.
+func fullFlow(t *testing.T, e *env) {
+	t.Helper()
+	d := desired("acme.example")
+	d.ExternalID = e.ensure(t, d).ExternalID
+	if err := e.sim.SetAccountQuota("acme.example", "team", 1); err != nil {
+		t.Fatal(err)
+	}
+	e.ensure(t, d)
+	d.Suspended = true
+	e.ensure(t, d)
+	d.Suspended = false
+	e.ensure(t, d)
+	if err := e.client.Delete(ctx(t), d); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSmallLimits runs the whole flow against a server allowing one call per request and one
+// object per get/set, with decoy domains and accounts the text filters also match: the client
+// splits requests, resolves references across them and pages through query results.
+func TestSmallLimits(t *testing.T) {
+	e := newEnv(t, stalwartsim.Options{MaxCallsInRequest: 1, MaxObjectsInGet: 1, MaxObjectsInSet: 1})
+	for _, n := range []string{"mail.acme.example", "acme.example.net"} {
+		if _, err := e.sim.CreateDomainOutOfBand(n, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fullFlow(t, e)
+	for _, r := range e.apiRequests(t) {
+		if len(r.calls) != 1 {
+			t.Errorf("request with %d calls, limit 1", len(r.calls))
+		}
+	}
+	d := desired("acme.example")
+	obs := e.ensure(t, d) // after the delete: created again, found among decoys next time
+	if again := e.ensure(t, d); again.Action != integrations.ActionUnchanged || again.ExternalID != obs.ExternalID {
+		t.Errorf("second Ensure among decoys: %+v, want unchanged %s", again, obs.ExternalID)
+	}
+	if e.sim.DomainCount() != 3 {
+		t.Errorf("%d domains, want the 2 decoys and ours", e.sim.DomainCount())
+	}
+}
+
+// TestDomainChanged: when spec.mail.domain changes, the old domain (which holds mail) is left in
+// place and reported; the new one is created.
+func TestDomainChanged(t *testing.T) {
+	e := newEnv(t, stalwartsim.Options{})
+	d := desired("old.example")
+	d.ExternalID = e.ensure(t, d).ExternalID
+	d.MailDomain = "new.example"
+	obs := e.ensure(t, d)
+	dom, _ := e.sim.DomainByName("new.example")
+	if obs.ExternalID != dom.ID || obs.Action != integrations.ActionCreated || !strings.Contains(obs.Message, "old.example") {
+		t.Errorf("Observed %+v, want created %s with a note about old.example", obs, dom.ID)
+	}
+	if e.sim.DomainCount() != 2 {
+		t.Errorf("%d domains, want 2", e.sim.DomainCount())
+	}
+}
+
+// TestSecretsNeverLogged runs failing and succeeding calls with Debug logging and checks the
+// token appears neither in the logs nor in error texts, while the calls themselves are logged.
+func TestSecretsNeverLogged(t *testing.T) {
+	e := newEnv(t, stalwartsim.Options{})
+	bad := newEnv(t, stalwartsim.Options{}, func(c *stalwart.Config) { c.Token = "wrong-" + token })
+
+	var errs []error
+	e.sim.Faults().Set(faults.Config{ErrorRate: 1, ErrorStatus: 503})
+	_, err := e.client.Ensure(ctx(t), desired("acme.example"))
+	errs = append(errs, err)
+	e.sim.Faults().Clear()
+	e.sim.InjectServerFail(1)
+	_, err = e.client.Ensure(ctx(t), desired("acme.example"))
+	errs = append(errs, err)
+	fullFlow(t, e)
+	_, err = bad.client.Ensure(ctx(t), desired("acme.example"))
+	errs = append(errs, err)
+
+	logs := e.logs.String() + bad.logs.String()
+	if !strings.Contains(logs, "stalwart call") || !strings.Contains(logs, "status=503") || !strings.Contains(logs, "status=401") {
+		t.Fatalf("calls not logged at Debug:\n%s", logs)
+	}
+	for _, secret := range []string{token, "Bearer"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs contain %q:\n%s", secret, logs)
+		}
+		for _, err := range errs {
+			if err == nil {
+				t.Fatal("expected a failure")
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("error %q contains %q", err, secret)
+			}
+		}
+	}
+}
