@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dezky/platform-api/store/storetest"
+)
+
+// buildBinary compiles platform-api once for this test binary's tests.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "platform-api")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestBinaryServesHealthAndReadyAndStopsOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	srv := storetest.Shared(t)
+	bin := buildBinary(t)
+	addr := freeAddr(t)
+	var logs bytes.Buffer
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(),
+		"MONGO_URI="+srv.URI, "MONGO_DB="+storetest.DBName(t), "HTTP_ADDR="+addr,
+		"AUTH_DISABLED=true", "LOG_FORMAT=json", "POLL_INTERVAL=200ms", "LEASE_DURATION=3s", "LEASE_RENEW=1s")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	get := func(path string) (int, map[string]any) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, nil
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+	eventually(t, 20*time.Second, "/health to answer", func() bool { code, _ := get("/health"); return code == 200 })
+	code, health := get("/health")
+	if code != 200 || health["status"] != "ok" || health["service"] != "dezky-platform-api" || health["version"] == "" {
+		t.Fatalf("/health = %d %v", code, health)
+	}
+	// Ready once Mongo answers and this process's controller runs (leader or standby).
+	eventually(t, 20*time.Second, "/ready to say 200", func() bool { code, _ := get("/ready"); return code == 200 })
+
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("still running 15s after SIGTERM\n%s", logs.String())
+	}
+	t.Logf("stopped %s after SIGTERM", time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Errorf("no clean-shutdown log line:\n%s", logs.String())
+	}
+}
+
+func TestBinaryRefusesBadConfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	cases := map[string]struct {
+		env      []string
+		wantCode int
+		wantMsg  string
+	}{
+		"malformed MONGO_URI": {[]string{"MONGO_URI=localhost:27017", "AUTH_DISABLED=true"}, 2, "MONGO_URI"},
+		"unreachable Mongo": {[]string{"MONGO_URI=mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500&connectTimeoutMS=500",
+			"AUTH_DISABLED=true", "HTTP_ADDR=" + freeAddr(t)}, 1, "MONGO_URI"},
+		"auth not configured": {[]string{"MONGO_URI=mongodb://127.0.0.1:1"}, 2, "OIDC_ISSUER_URL"},
+		"bad duration":        {[]string{"AUTH_DISABLED=true", "POLL_INTERVAL=fast"}, 2, "POLL_INTERVAL"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(bin)
+			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, tc.env...)
+			out, err := cmd.CombinedOutput()
+			ee, ok := err.(*exec.ExitError)
+			if !ok {
+				t.Fatalf("err = %v, want a non-zero exit\n%s", err, out)
+			}
+			if ee.ExitCode() != tc.wantCode || !strings.Contains(string(out), tc.wantMsg) {
+				t.Fatalf("exit %d, output:\n%s\nwant exit %d naming %s", ee.ExitCode(), out, tc.wantCode, tc.wantMsg)
+			}
+		})
+	}
+}
