@@ -58,9 +58,14 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	co := options.Client().ApplyURI(o.URI).
-		SetServerSelectionTimeout(o.Timeout).
-		SetConnectTimeout(o.Timeout)
+	co := options.Client().ApplyURI(o.URI)
+	// Timeouts written in the URI win over the default.
+	if co.ServerSelectionTimeout == nil {
+		co.SetServerSelectionTimeout(o.Timeout)
+	}
+	if co.ConnectTimeout == nil {
+		co.SetConnectTimeout(o.Timeout)
+	}
 	if o.MaxPoolSize > 0 {
 		co.SetMaxPoolSize(o.MaxPoolSize)
 	}
