@@ -72,7 +72,7 @@ func Run(ctx context.Context, o Options) error {
 		ctrl = controller.New(st, steps, controller.Options{
 			Workers: cfg.Workers, PollInterval: cfg.PollInterval, ResyncInterval: cfg.ResyncInterval,
 			StepTimeout: cfg.StepTimeout, LeaseDuration: cfg.LeaseDuration, LeaseRenew: cfg.LeaseRenew,
-			Logger: log.With("component", "controller"), Registerer: reg,
+			Logger: log, Registerer: reg,
 		})
 	}
 
