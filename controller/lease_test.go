@@ -1,0 +1,88 @@
+package controller
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/dezky/platform-api/store"
+	"github.com/dezky/platform-api/store/storetest"
+)
+
+// TestLeaseTerms: one winner per term among racing candidates (the unique _id decides), no
+// takeover before expiry, renewal by the holder only, release lets the next term in, and
+// cleanup keeps the last few terms.
+func TestLeaseTerms(t *testing.T) {
+	st := storetest.NewStore(t)
+	ctx := ctxT(t)
+	const d = time.Hour
+	cands := []*lease{newLease(st, "l", "a", d), newLease(st, "l", "b", d), newLease(st, "l", "c", d), newLease(st, "l", "d", d)}
+	var mu sync.Mutex
+	var winners []string
+	var wg sync.WaitGroup
+	for _, l := range cands {
+		wg.Go(func() {
+			term, ok, err := l.tryAcquire(ctx)
+			if err != nil {
+				t.Errorf("%s: %v", l.holder, err)
+			}
+			if ok {
+				mu.Lock()
+				winners = append(winners, l.holder)
+				mu.Unlock()
+				if term != 1 {
+					t.Errorf("first term is %d", term)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(winners) != 1 {
+		t.Fatalf("winners of term 1: %v, want exactly one", winners)
+	}
+	var holder, other *lease
+	for _, l := range cands {
+		if l.holder == winners[0] {
+			holder = l
+		} else {
+			other = l
+		}
+	}
+	if _, ok, _ := other.tryAcquire(ctx); ok {
+		t.Fatal("took an unexpired term")
+	}
+	if err := holder.renew(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.renew(ctx, 1); err == nil {
+		t.Fatal("a non-holder renewed the term")
+	}
+	if err := holder.release(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	term, ok, err := other.tryAcquire(ctx)
+	if err != nil || !ok || term != 2 {
+		t.Fatalf("after release: term %d ok %v err %v", term, ok, err)
+	}
+	if err := holder.renew(ctx, 1); err == nil {
+		t.Fatal("the old holder renewed a term superseded by a newer one")
+	}
+	for i := int64(3); i <= 9; i++ {
+		if err := other.release(context.Background(), i-1); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := other.tryAcquire(ctx); !ok || err != nil {
+			t.Fatalf("term %d: %v %v", i, ok, err)
+		}
+	}
+	if err := other.cleanup(ctx, 9); err != nil {
+		t.Fatal(err)
+	}
+	n, err := st.Collection(store.CollLeases).CountDocuments(ctx, bson.D{{Key: "name", Value: "l"}})
+	if err != nil || n != keepTerms {
+		t.Errorf("%d term documents after cleanup (%v), want %d", n, err, keepTerms)
+	}
+}

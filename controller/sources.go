@@ -1,0 +1,104 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/dezky/platform-api/controller/workqueue"
+)
+
+// Server error codes the sources branch on.
+const (
+	codeFailedToParse           = 9     // FerretDB: database/client Watch, "not implemented"
+	codeCommandNotSupported     = 115   // servers that lack the aggregate stage altogether
+	codeNotImplemented          = 238   // FerretDB: collection Watch
+	codeChangeStreamFatal       = 280   // the stream cannot continue from this token
+	codeChangeStreamHistoryLost = 286   // the token fell off the oplog
+	codeNotAReplicaSet          = 40573 // standalone mongod: "$changeStream only supported on replica sets"
+)
+
+// noChangeStreams reports whether the server refused to open a change stream because it has
+// none (standalone mongod, FerretDB): the controller then polls instead.
+func noChangeStreams(err error) bool {
+	var se mongo.ServerError
+	if !errors.As(err, &se) {
+		return false
+	}
+	for _, code := range []int{codeNotAReplicaSet, codeNotImplemented, codeFailedToParse, codeCommandNotSupported} {
+		if se.HasErrorCode(code) {
+			return true
+		}
+	}
+	return strings.Contains(strings.ToLower(err.Error()), "not implemented")
+}
+
+// historyLost reports whether the stream cannot resume from its token: the only way on is a
+// new stream from now, and a full resync to cover the gap.
+func historyLost(err error) bool {
+	var se mongo.ServerError
+	return errors.As(err, &se) && (se.HasErrorCode(codeChangeStreamHistoryLost) || se.HasErrorCode(codeChangeStreamFatal))
+}
+
+// serverRefused reports an error the server answered (as opposed to a network failure or a
+// timeout): retrying the same request would get the same answer.
+func serverRefused(err error) bool {
+	var se mongo.ServerError
+	return errors.As(err, &se) && !se.HasErrorLabel("NetworkError") && !mongo.IsTimeout(err) && !mongo.IsNetworkError(err)
+}
+
+// source feeds changed tenant ids into the queue until ctx ends.
+type source interface {
+	run(ctx context.Context)
+}
+
+// startSources opens the change source (a change stream, or the poll fallback where the
+// server has none) before it starts the resync loop, whose first act is a full resync: so
+// every write is either before the resync's read of the tenant or seen by the source.
+func (c *Controller) startSources(ctx context.Context, s *session, wg *sync.WaitGroup) {
+	resyncNow := make(chan struct{}, 1)
+	requestResync := func() {
+		select {
+		case resyncNow <- struct{}{}:
+		default: // one is already pending: it will read every tenant anyway
+		}
+	}
+	src := c.openSource(ctx, s, requestResync)
+	wg.Go(func() { src.run(ctx) })
+	wg.Go(func() { c.runResync(ctx, s, resyncNow) })
+}
+
+// openSource tries the change stream once. Refused for lack of change streams → the poll
+// source, baseline taken. Any other failure → the watcher, which keeps reopening.
+func (c *Controller) openSource(ctx context.Context, s *session, requestResync func()) source {
+	w := &watcher{c: c, s: s, requestResync: requestResync}
+	err := w.open(ctx)
+	switch {
+	case err == nil:
+		c.setSource(SourceChangeStream, "change stream opened on tenants")
+		return w
+	case noChangeStreams(err):
+		return c.startPolling(ctx, s, err)
+	default:
+		c.log.Warn("change stream not opened; retrying", "err", err)
+		return w
+	}
+}
+
+// startPolling switches to the poll fallback: baseline first (what exists now is the start
+// resync's business), then every tick enqueues what changed.
+func (c *Controller) startPolling(ctx context.Context, s *session, why error) *poller {
+	p := newPoller(c, s)
+	p.tick(ctx, false)
+	c.setSource(SourcePoll, "server has no change streams: "+why.Error())
+	return p
+}
+
+// enqueueChange queues a tenant a source saw change: High priority, reason change.
+func enqueueChange(s *session, id bson.ObjectID) {
+	s.q.Add(id, workqueue.High, reasonChange.flags())
+}

@@ -1,0 +1,45 @@
+package controller
+
+import (
+	"context"
+	"errors"
+
+	"github.com/dezky/platform-api/store"
+)
+
+// runWorker processes queued tenants until the queue shuts down.
+func (c *Controller) runWorker(ctx context.Context, s *session) {
+	for c.processNextItem(ctx, s) {
+	}
+}
+
+// processNextItem is sample-controller's loop body: Get, defer Done, reconcile, then Forget on
+// success or requeue with backoff on failure. It returns false when the queue shuts down.
+func (c *Controller) processNextItem(ctx context.Context, s *session) bool {
+	id, flags, shutdown := s.q.Get()
+	if shutdown {
+		return false
+	}
+	defer s.q.Done(id)
+
+	res, err := c.reconcile(ctx, request{id: id, why: reason(flags), term: s.term})
+	switch {
+	case ctx.Err() != nil:
+		// Leadership ended mid-reconcile: nothing is requeued; the next leader's start-up
+		// resync reconciles every tenant anyway.
+	case errors.Is(err, store.ErrFenced):
+		// A newer term wrote this tenant's status: we are no longer the leader, whatever our
+		// lease document says. Stop everything now.
+		s.lose(err)
+	case err != nil:
+		s.q.AddRateLimited(id, 0, reasonRetry.flags())
+	case res.requeue:
+		s.q.AddRateLimited(id, res.minDelay, reasonRetry.flags())
+	case res.holdBackoff:
+		// Nothing was retried (a change event found the status current, a step still
+		// failing): the retry already scheduled keeps its place in the backoff sequence.
+	default:
+		s.q.Forget(id)
+	}
+	return true
+}
