@@ -13,26 +13,37 @@ import (
 	"strings"
 )
 
-// packages holds the benchmarks of DESIGN §9.
-var packages = []string{"./controller/...", "./httpapi/...", "./internal/devstack/..."}
+// suite is one `go test -bench` invocation: scenario benchmarks run once (1x); the API
+// benchmark needs many requests for its percentiles.
+type suite struct {
+	pkg, bench, benchtime string
+}
+
+// suites holds the benchmarks of DESIGN §9.
+var suites = []suite{
+	{"./controller/", ".", "1x"},
+	{"./httpapi/", "BenchmarkAPI", envOr("API_REQUESTS", "800") + "x"},
+}
 
 // benchLine matches "BenchmarkName-2   1   123 ns/op   4.5 unit   ...".
 var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+\d+\s+(.*)$`)
 
 func main() {
-	args := append([]string{"test", "-run", "^$", "-bench", envOr("BENCH", "."), "-benchtime", envOr("BENCHTIME", "1x"), "-timeout", "60m"}, packages...)
-	cmd := exec.Command("go", args...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		fail(err)
-	}
-	if err := cmd.Start(); err != nil {
-		fail(err)
-	}
-	rows := parse(io.TeeReader(out, os.Stderr))
-	if err := cmd.Wait(); err != nil {
-		fail(fmt.Errorf("go test -bench: %w", err))
+	var rows []row
+	for _, s := range suites {
+		cmd := exec.Command("go", "test", "-run", "^$", "-bench", s.bench, "-benchtime", s.benchtime, "-timeout", "60m", s.pkg)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			fail(err)
+		}
+		if err := cmd.Start(); err != nil {
+			fail(err)
+		}
+		rows = append(rows, parse(io.TeeReader(out, os.Stderr))...)
+		if err := cmd.Wait(); err != nil {
+			fail(fmt.Errorf("go test -bench %s: %w", s.pkg, err))
+		}
 	}
 	fmt.Println()
 	fmt.Println("| benchmark | figure | value |")
