@@ -34,9 +34,15 @@ func readJSONBody(c echo.Context, accepted ...string) ([]byte, error) {
 	ct := c.Request().Header.Get(echo.HeaderContentType)
 	mt, _, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil || !contains(accepted, strings.ToLower(mt)) {
+		// RFC 5789 §3.1 names what a PATCH accepts in Accept-Patch; Accept-Post (W3C LDP) is
+		// its counterpart for POST.
+		header := "Accept-Post"
+		if c.Request().Method == http.MethodPatch {
+			header = "Accept-Patch"
+		}
 		return nil, newProblem(http.StatusUnsupportedMediaType, problemBlank,
 			fmt.Sprintf("Content-Type must be %s", strings.Join(accepted, " or "))).
-			withHeader("Accept-Patch", strings.Join(accepted, ", "))
+			withHeader(header, strings.Join(accepted, ", "))
 	}
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {

@@ -156,3 +156,22 @@ func TestRolesInATenant(t *testing.T) {
 		}
 	}
 }
+
+// TestSlugTakenByAnyoneIs409: slugs are one global namespace, so a slug taken by a tenant the
+// caller cannot see is still a 409 (DESIGN §10), and nothing is written.
+func TestSlugTakenByAnyoneIs409(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.user("alice"), e.user("bob")
+	e.createTenant(alice, "taken-co")
+	before := snapshot(t, e.st)
+	for _, tok := range []string{bob, e.operator()} {
+		p := requireProblem(t, e.post("/tenants", tok, map[string]any{"slug": "taken-co", "name": "Mine"}), http.StatusConflict)
+		if got := fieldsOf(p); len(got) != 1 || got[0] != "slug" {
+			t.Fatalf("409 names %v, want slug", got)
+		}
+	}
+	if diff := cmp.Diff(before, snapshot(t, e.st)); diff != "" {
+		t.Fatalf("a refused create wrote something (-before +after):\n%s", diff)
+	}
+	requireProblem(t, e.get("/tenants/taken-co", bob), http.StatusNotFound)
+}

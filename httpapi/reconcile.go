@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -63,7 +62,8 @@ func (s *Server) reconcileTenant(c echo.Context) error {
 }
 
 // parseWait reads ?wait= as a Go duration ("30s") or whole seconds ("30"); 0 or absent means
-// do not wait.
+// do not wait. A wait above maxWait is cut to maxWait rather than refused: the caller asked to
+// wait at most that long, and "202 when the wait ran out" already tells it to ask again.
 func parseWait(raw string, maxWait time.Duration) (time.Duration, error) {
 	if raw == "" {
 		return 0, nil
@@ -76,10 +76,10 @@ func parseWait(raw string, maxWait time.Duration) (time.Duration, error) {
 		}
 		d = time.Duration(n) * time.Second
 	}
-	if d < 0 || d > maxWait {
-		return 0, badParam("wait", fmt.Sprintf("must be between 0s and %s", maxWait))
+	if d < 0 {
+		return 0, badParam("wait", "must not be negative")
 	}
-	return d, nil
+	return min(d, maxWait), nil
 }
 
 type waitOutcome int
@@ -90,10 +90,11 @@ const (
 	waitGone
 )
 
-// waitHandled polls the status document until lastHandledReconcileAt reaches token, the
-// tenant disappears, or wait runs out. Polling (every pollInterval, a ticker, no busy loop)
-// works on every Mongo-wire server, change streams or not. When the client goes away the
-// request context ends and so does the wait, at once.
+// waitHandled polls the tenant and its status document until the controller has handled
+// token (or a request written after it, see reached), the tenant disappears, or wait runs out.
+// Polling (every pollInterval, a ticker, no busy loop) works on every Mongo-wire server, change
+// streams or not. When the client goes away the request context ends and so does the wait, at
+// once.
 func (s *Server) waitHandled(ctx context.Context, id bson.ObjectID, token string, wait time.Duration) (waitOutcome, error) {
 	s.waiting.Add(1)
 	defer s.waiting.Add(-1)
@@ -102,16 +103,17 @@ func (s *Server) waitHandled(ctx context.Context, id bson.ObjectID, token string
 	tick := time.NewTicker(s.pollInterval)
 	defer tick.Stop()
 	for {
-		st, err := s.store.GetStatus(ctx, id)
-		switch {
-		case err == nil && reached(st.LastHandledReconcileAt, token):
-			return waitHandled, nil
-		case err != nil && !errors.Is(err, store.ErrNotFound):
-			return 0, err
-		}
-		if _, err := s.store.GetTenantByID(ctx, id); errors.Is(err, store.ErrNotFound) {
+		tn, err := s.store.GetTenantByID(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
 			return waitGone, nil
 		} else if err != nil {
+			return 0, err
+		}
+		st, err := s.store.GetStatus(ctx, id)
+		switch {
+		case err == nil && reached(st.LastHandledReconcileAt, token, tn.Metadata.Annotations[store.AnnotationReconcileRequestedAt]):
+			return waitHandled, nil
+		case err != nil && !errors.Is(err, store.ErrNotFound):
 			return 0, err
 		}
 		select {
@@ -124,17 +126,14 @@ func (s *Server) waitHandled(ctx context.Context, id bson.ObjectID, token string
 	}
 }
 
-// reached: the controller handled token or a later request (which covers this one, since
-// a reconcile always works from the latest desired state). Tokens are RFC3339Nano, which does
-// not sort as text (trailing zeros are trimmed), so they are compared as times.
-func reached(handled, token string) bool {
+// reached: the controller handled token, or the request that replaced it in the annotation
+// since (current, read after token was written): a reconcile always works from the desired
+// state it read, so handling a later request covers this one too, and concurrent requests the
+// controller coalesced all end. Nothing is compared by time: an annotation written by hand may
+// hold any string, even a future date, and must not end a wait it has nothing to do with.
+func reached(handled, token, current string) bool {
 	if handled == "" {
 		return false
 	}
-	if handled == token {
-		return true
-	}
-	h, err1 := time.Parse(time.RFC3339Nano, handled)
-	t, err2 := time.Parse(time.RFC3339Nano, token)
-	return err1 == nil && err2 == nil && h.After(t)
+	return handled == token || (current != token && handled == current)
 }

@@ -133,20 +133,109 @@ func TestReconcileWaitEndsWhenClientLeaves(t *testing.T) {
 }
 
 func TestReconcileToken(t *testing.T) {
+	const tok = "2026-01-02T03:04:05.1Z"
 	cases := map[string]struct {
-		handled, token string
-		want           bool
+		handled, current string
+		want             bool
 	}{
-		"same":          {"2026-01-02T03:04:05.1Z", "2026-01-02T03:04:05.1Z", true},
-		"later handled": {"2026-01-02T03:04:05.2Z", "2026-01-02T03:04:05.1Z", true},
-		"older handled": {"2026-01-02T03:04:05.09Z", "2026-01-02T03:04:05.1Z", false},
-		"none":          {"", "2026-01-02T03:04:05.1Z", false},
-		"trailing zero": {"2026-01-02T03:04:05.10000001Z", "2026-01-02T03:04:05.1Z", true},
-		"garbage":       {"yesterday", "2026-01-02T03:04:05.1Z", false},
+		"handled":                  {tok, tok, true},
+		"not yet":                  {"2026-01-02T03:04:05.09Z", tok, false},
+		"none":                     {"", tok, false},
+		"none, replaced":           {"", "2026-01-02T03:04:05.2Z", false},
+		"replaced, then handled":   {"2026-01-02T03:04:05.2Z", "2026-01-02T03:04:05.2Z", true},
+		"replaced by hand":         {"manual-7", "manual-7", true},
+		"replaced, not handled":    {"2026-01-02T03:04:05.09Z", "2026-01-02T03:04:05.2Z", false},
+		"old future-dated token":   {"2099-01-01T00:00:00Z", tok, false},
+		"handled, then replaced":   {tok, "2026-01-02T03:04:05.2Z", true},
+		"same instant, other text": {"2026-01-02T03:04:05.100Z", tok, false},
 	}
 	for name, tc := range cases {
-		if got := reached(tc.handled, tc.token); got != tc.want {
-			t.Errorf("%s: reached(%q, %q) = %v", name, tc.handled, tc.token, got)
+		if got := reached(tc.handled, tok, tc.current); got != tc.want {
+			t.Errorf("%s: reached(%q, %q, %q) = %v", name, tc.handled, tok, tc.current, got)
 		}
+	}
+}
+
+// TestReconcileWaitIgnoresAnUnrelatedNewerToken: a status that handled a hand-written,
+// future-dated token before this request does not end the wait; the answer comes when the
+// controller has handled this request, and echoes it.
+func TestReconcileWaitIgnoresAnUnrelatedNewerToken(t *testing.T) {
+	e := newEnv(t)
+	alice := e.user("alice")
+	e.createTenant(alice, "future-co")
+	ctx := context.Background()
+	tn, err := e.st.SetAnnotation(ctx, "future-co", store.AnnotationReconcileRequestedAt, "2099-01-01T00:00:00Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := e.st.Now()
+	if err := e.st.PutStatus(ctx, &store.Status{ID: tn.ID, Slug: "future-co", Phase: store.PhaseActive, ObservedGeneration: 1,
+		LastReconciledAt: &now, LastHandledReconcileAt: "2099-01-01T00:00:00Z", LeaderTerm: 1}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Nobody handles the request: the wait runs out.
+	r := e.post("/tenants/future-co/reconcile?wait=300ms", alice, nil)
+	if r.code != http.StatusAccepted {
+		t.Fatalf("%d %s, want 202: the status only handled an older request", r.code, r.body)
+	}
+
+	// A controller handles it: 200, and the body shows this very request handled.
+	fakeReconciler(t, e.st, "future-co", func(ctx context.Context, tn *store.Tenant, token string) {
+		now := e.st.Now()
+		_ = e.st.PutStatus(ctx, &store.Status{ID: tn.ID, Slug: "future-co", Phase: store.PhaseActive, ObservedGeneration: 1,
+			LastReconciledAt: &now, LastHandledReconcileAt: token, LeaderTerm: 1})
+	})
+	r = e.post("/tenants/future-co/reconcile?wait=20s", alice, nil)
+	if r.code != http.StatusOK {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	v := r.obj(t)
+	if got, ann := dig(v, "status", "lastHandledReconcileAt"), dig(v, "metadata", "annotations", store.AnnotationReconcileRequestedAt); got != ann || ann == "2099-01-01T00:00:00Z" {
+		t.Fatalf("lastHandledReconcileAt %v, annotation %v", got, ann)
+	}
+}
+
+// TestReconcileWaitEndsWhenALaterRequestIsHandled: when another request replaces this one
+// before the controller gets to it, handling the later one ends this wait too (200).
+func TestReconcileWaitEndsWhenALaterRequestIsHandled(t *testing.T) {
+	e := newEnv(t)
+	alice := e.user("alice")
+	e.createTenant(alice, "coalesce-co")
+	const later = "by-hand-after-the-api"
+	fakeReconciler(t, e.st, "coalesce-co", func(ctx context.Context, tn *store.Tenant, token string) {
+		if token != later { // someone forces again before the controller gets to it
+			_, _ = e.st.SetAnnotation(ctx, "coalesce-co", store.AnnotationReconcileRequestedAt, later)
+			return
+		}
+		now := e.st.Now()
+		_ = e.st.PutStatus(ctx, &store.Status{ID: tn.ID, Slug: "coalesce-co", Phase: store.PhaseActive, ObservedGeneration: 1,
+			LastReconciledAt: &now, LastHandledReconcileAt: token, LeaderTerm: 1})
+	})
+	r := e.post("/tenants/coalesce-co/reconcile?wait=20s", alice, nil)
+	if r.code != http.StatusOK {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	if got := dig(r.obj(t), "status", "lastHandledReconcileAt"); got != later {
+		t.Fatalf("lastHandledReconcileAt %v, want %q", got, later)
+	}
+}
+
+// TestReconcileWaitAboveTheCapIsCut: a wait above MaxWait is served as MaxWait (202 when it runs
+// out), not refused.
+func TestReconcileWaitAboveTheCapIsCut(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.MaxWait = 300 * time.Millisecond })
+	alice := e.user("alice")
+	e.createTenant(alice, "capped-co")
+	start := time.Now()
+	r := e.post("/tenants/capped-co/reconcile?wait=10m", alice, nil)
+	if r.code != http.StatusAccepted {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	if el := time.Since(start); el < 300*time.Millisecond || el > 10*time.Second {
+		t.Fatalf("answered after %s with MaxWait 300ms", el)
+	}
+	if r.obj(t)["requestedAt"] == nil {
+		t.Fatalf("202 without requestedAt: %s", r.body)
 	}
 }
