@@ -100,13 +100,16 @@ func (c *Controller) lead(ctx context.Context, term int64, acquiredAt time.Time)
 		defer close(renewDone)
 		c.keepLease(renewCtx, term, acquiredAt, lose)
 	}()
-	go func() {
+	// The cleanup of old terms runs beside the work; Run waits for it before returning, so
+	// nothing of this leadership still uses the store once Run has returned.
+	var cleanup sync.WaitGroup
+	cleanup.Go(func() {
 		cctx, cancel := context.WithTimeout(workCtx, c.o.LeaseRenew)
 		defer cancel()
 		if err := c.lease.cleanup(cctx, term); err != nil {
 			log.Warn("lease cleanup failed", "err", err)
 		}
-	}()
+	})
 
 	s := &session{
 		term: term,
@@ -148,6 +151,7 @@ func (c *Controller) lead(ctx context.Context, term int64, acquiredAt time.Time)
 		log.Info("leadership released")
 	}
 	lose(nil)
+	cleanup.Wait()
 	c.setRole(RoleStandby)
 }
 
