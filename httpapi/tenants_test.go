@@ -597,3 +597,39 @@ func TestCreateOverwritesLeftovers(t *testing.T) {
 		t.Fatalf("subscription %+v %v", sub, err)
 	}
 }
+
+// After a spec change the controller has not attempted yet, every step reads "pending" for the
+// new generation rather than the old generation's "ok" (DESIGN §10).
+func TestStepsPendingForAnUnattemptedGeneration(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Steps = []string{"authentik", "ocis"} })
+	tok := e.user("carol")
+	e.createTenant(tok, "carolco")
+	tn, err := e.st.GetTenant(context.Background(), "carolco")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := e.st.Now()
+	ok := store.StepStatus{State: store.StepOK, ExternalID: "x", ObservedGeneration: 1, LastTransitionTime: now, Attempts: 1}
+	if err := e.st.PutStatus(context.Background(), &store.Status{ID: tn.ID, Slug: "carolco", Phase: store.PhaseActive,
+		ObservedGeneration: 1, Steps: map[string]store.StepStatus{"authentik": ok, "ocis": ok}}); err != nil {
+		t.Fatal(err)
+	}
+	states := func(v map[string]any) map[string]any {
+		out := map[string]any{}
+		for name, s := range dig(v, "status", "steps").(map[string]any) {
+			out[name] = s.(map[string]any)["state"]
+		}
+		return out
+	}
+	if diff := cmp.Diff(map[string]any{"authentik": "ok", "ocis": "ok"}, states(e.get("/tenants/carolco", tok).obj(t))); diff != "" {
+		t.Fatalf("before the change (-want +got):\n%s", diff)
+	}
+	r := e.do(req{method: http.MethodPatch, path: "/tenants/carolco", token: tok, body: map[string]any{"name": "Carol Two"},
+		contentType: "application/merge-patch+json"})
+	if r.code != http.StatusOK {
+		t.Fatalf("PATCH = %d %s", r.code, r.body)
+	}
+	if diff := cmp.Diff(map[string]any{"authentik": "pending", "ocis": "pending"}, states(r.obj(t))); diff != "" {
+		t.Errorf("after the change (-want +got):\n%s", diff)
+	}
+}

@@ -95,6 +95,12 @@ func (s *Server) viewOf(t *store.Tenant, st *store.Status) tenantView {
 				lt := step.LastTransitionTime
 				sv.LastTransitionTime = &lt
 			}
+			// A spec change the controller has not attempted yet: the step's state describes an
+			// older generation, and DESIGN §10 calls a step "pending" until its first attempt for
+			// the current one. The controller cannot say so itself before it runs.
+			if step.ObservedGeneration < md.Generation && md.DeletionRequestedAt == nil {
+				sv.State, sv.Message = store.StepPending, ""
+			}
 			v.Status.Steps[name] = sv
 		}
 		if v.Status.Phase == "" {
