@@ -43,6 +43,9 @@ type Config struct {
 	// Controller is this process's controller, asked by /ready; nil when the process runs no
 	// controller (MODE=api).
 	Controller Readiness
+	// ProbesOnly serves just /health, /ready, /metrics and /openapi.json, with the same request
+	// ids, problem errors and metrics, and needs no auth (MODE=controller runs no API).
+	ProbesOnly bool
 	// RequestTimeout bounds one request. Defaults to 30s: far above a healthy request (a few
 	// store round trips), low enough that a stuck database frees the handler.
 	RequestTimeout time.Duration
@@ -136,8 +139,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.metrics, err = newHTTPMetrics(reg); err != nil {
 		return nil, err
 	}
-	if s.auth, err = newAuthenticator(ctx, cfg.Auth, cfg.Logger); err != nil {
-		return nil, err
+	if !cfg.ProbesOnly {
+		if s.auth, err = newAuthenticator(ctx, cfg.Auth, cfg.Logger); err != nil {
+			return nil, err
+		}
 	}
 	s.echo = s.newEcho()
 	return s, nil
@@ -168,6 +173,9 @@ func (s *Server) newEcho() *echo.Echo {
 	open(http.MethodGet, "/ready", s.ready)
 	open(http.MethodGet, "/metrics", echo.WrapHandler(promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{})))
 	open(http.MethodGet, "/openapi.json", s.openapi)
+	if s.cfg.ProbesOnly {
+		return e
+	}
 
 	user(http.MethodGet, "/me", s.me)
 
@@ -209,7 +217,10 @@ const readyTimeout = 2 * time.Second
 func (s *Server) ready(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 	defer cancel()
-	body := map[string]any{"service": ServiceName, "version": s.cfg.Version, "auth": s.auth.ready()}
+	body := map[string]any{"service": ServiceName, "version": s.cfg.Version}
+	if s.auth != nil {
+		body["auth"] = s.auth.ready()
+	}
 	ok := true
 	if err := s.store.Ping(ctx); err != nil {
 		ok = false

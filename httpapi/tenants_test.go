@@ -633,3 +633,19 @@ func TestStepsPendingForAnUnattemptedGeneration(t *testing.T) {
 		t.Errorf("after the change (-want +got):\n%s", diff)
 	}
 }
+
+// MODE=controller serves only the probes, with request ids and problem errors like the API.
+func TestProbesOnly(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.ProbesOnly = true })
+	if r := e.get("/health", ""); r.code != http.StatusOK || r.header.Get("X-Request-Id") == "" {
+		t.Errorf("/health = %d, request id %q", r.code, r.header.Get("X-Request-Id"))
+	}
+	if r := e.get("/ready", ""); r.code != http.StatusOK {
+		t.Errorf("/ready = %d %s", r.code, r.body)
+	}
+	r := e.get("/tenants", e.user("dave"))
+	requireProblem(t, r, http.StatusNotFound)
+	if r.header.Get("X-Request-Id") == "" {
+		t.Error("404 without X-Request-Id")
+	}
+}

@@ -42,6 +42,8 @@ type Store struct {
 	// compare-and-set filter alone is enough; on FerretDB concurrent updates of one document
 	// lose writes, and this keeps one process's writes correct there too.
 	locks [64]sync.Mutex
+
+	slugs slugCache
 }
 
 // Open connects, pings and ensures the indexes.

@@ -407,3 +407,64 @@ func must(t *testing.T, err error) {
 }
 
 func newID() bson.ObjectID { return bson.NewObjectID() }
+
+// Annotations are written by hand in the Mongo shell; a date or a number there must not make
+// the tenant unreadable.
+func TestHandWrittenNonStringAnnotationsDecode(t *testing.T) {
+	st := storetest.NewStore(t)
+	ctx := ctxT(t)
+	if _, err := st.CreateTenant(ctx, newTenant("acme")); err != nil {
+		t.Fatal(err)
+	}
+	when := time.Date(2026, 11, 28, 1, 2, 3, 456000000, time.UTC)
+	_, err := st.Collection(store.CollTenants).UpdateOne(ctx, bson.D{{Key: "metadata.slug", Value: "acme"}},
+		bson.D{{Key: "$set", Value: bson.D{
+			{Key: "metadata.annotations.reconcileRequestedAt", Value: when},
+			{Key: "metadata.annotations.paused", Value: true},
+			{Key: "metadata.labels.tier", Value: 3},
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GetTenant(ctx, "acme")
+	if err != nil {
+		t.Fatalf("tenant with hand-written annotations unreadable: %v", err)
+	}
+	want := store.StringMap{"reconcileRequestedAt": "2026-11-28T01:02:03.456Z", "paused": "true"}
+	if diff := cmp.Diff(want, got.Metadata.Annotations); diff != "" {
+		t.Errorf("annotations (-want +got):\n%s", diff)
+	}
+	if got.Metadata.Labels["tier"] != "3" {
+		t.Errorf("label tier = %q, want \"3\"", got.Metadata.Labels["tier"])
+	}
+}
+
+// A slug deleted and reused by a new tenant resolves to the new tenant, even though this store
+// cached the old id for it.
+func TestSlugReusedAfterDeleteResolvesToTheNewTenant(t *testing.T) {
+	st := storetest.NewStore(t)
+	other := storetest.NewStoreWith(t, storetest.Options{Database: st.Database().Name()})
+	ctx := ctxT(t)
+	old, err := st.CreateTenant(ctx, newTenant("acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetTenant(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	must(t, other.DeleteTenant(ctx, old.ID)) // another process deletes and recreates it
+	if _, err := st.GetTenant(ctx, "acme"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted slug: err = %v, want ErrNotFound", err)
+	}
+	fresh, err := other.CreateTenant(ctx, newTenant("acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GetTenant(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != fresh.ID {
+		t.Fatalf("slug resolved to %s, want the new tenant %s", got.ID.Hex(), fresh.ID.Hex())
+	}
+}

@@ -58,12 +58,28 @@ func (s *Store) CreateTenant(ctx context.Context, n NewTenant) (*Tenant, error) 
 		}
 		return nil, fmt.Errorf("insert tenant: %w", err)
 	}
+	s.slugs.put(t.Metadata.Slug, t.ID)
 	return t, nil
 }
 
-// GetTenant reads a tenant by slug.
+// GetTenant reads a tenant by slug, through the slug → id cache when it can (see slugCache).
 func (s *Store) GetTenant(ctx context.Context, slug string) (*Tenant, error) {
-	return s.findTenant(ctx, bson.D{{Key: "metadata.slug", Value: slug}})
+	if id, ok := s.slugs.get(slug); ok {
+		t, err := s.GetTenantByID(ctx, id)
+		switch {
+		case err == nil && t.Metadata.Slug == slug:
+			return t, nil
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return nil, err
+		}
+		s.slugs.drop(slug)
+	}
+	t, err := s.findTenant(ctx, bson.D{{Key: "metadata.slug", Value: slug}})
+	if err != nil {
+		return nil, err
+	}
+	s.slugs.put(slug, t.ID)
+	return t, nil
 }
 
 // GetTenantByID reads a tenant by id.
@@ -278,7 +294,7 @@ func (s *Store) SetAnnotation(ctx context.Context, slug, key, value string) (*Te
 			return change{unset: bson.D{{Key: path, Value: ""}}}, nil
 		default:
 			if t.Metadata.Annotations == nil {
-				t.Metadata.Annotations = map[string]string{}
+				t.Metadata.Annotations = StringMap{}
 			}
 			t.Metadata.Annotations[key] = value
 			return change{set: bson.D{{Key: path, Value: value}}}, nil

@@ -45,9 +45,9 @@ type Metadata struct {
 	CreatedAt       time.Time `bson:"createdAt" json:"createdAt"`
 	UpdatedAt       time.Time `bson:"updatedAt" json:"updatedAt"`
 	// DeletionRequestedAt is set by DELETE; the controller tears down, then removes the tenant.
-	DeletionRequestedAt *time.Time        `bson:"deletionRequestedAt" json:"deletionRequestedAt"`
-	Annotations         map[string]string `bson:"annotations,omitempty" json:"annotations,omitempty"`
-	Labels              map[string]string `bson:"labels,omitempty" json:"labels,omitempty"`
+	DeletionRequestedAt *time.Time `bson:"deletionRequestedAt" json:"deletionRequestedAt"`
+	Annotations         StringMap  `bson:"annotations,omitempty" json:"annotations,omitempty"`
+	Labels              StringMap  `bson:"labels,omitempty" json:"labels,omitempty"`
 }
 
 // Owner identifies the tenant's owner by OIDC subject and email.

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dezky/platform-api/controller"
 	"github.com/dezky/platform-api/httpapi"
@@ -140,7 +138,14 @@ func buildHandler(ctx context.Context, o Options, st *store.Store, reg *promethe
 		readiness = ctrl
 	}
 	if !cfg.RunsAPI() {
-		return probesOnly(o.Version, st, reg, readiness), nil
+		probes, err := httpapi.New(ctx, httpapi.Config{
+			Store: st, Version: o.Version, Logger: o.Logger.With("component", "http"),
+			Registerer: reg, Gatherer: reg, Controller: readiness, ProbesOnly: true,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("http probes: %w", err)
+		}
+		return probes.Handler(), nil
 	}
 	oidcClient, err := integrations.NewHTTPClient(integrations.HTTPOptions{CAFile: cfg.CAFile})
 	if err != nil {
@@ -161,41 +166,4 @@ func buildHandler(ctx context.Context, o Options, st *store.Store, reg *promethe
 		return nil, fmt.Errorf("http api: %w", err)
 	}
 	return api.Handler(), nil
-}
-
-// probesOnly serves /health, /ready and /metrics for MODE=controller, which runs no API.
-func probesOnly(version string, st *store.Store, reg *prometheus.Registry, ctrl httpapi.Readiness) http.Handler {
-	mux := http.NewServeMux()
-	writeJSON := func(w http.ResponseWriter, code int, v any) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(v)
-	}
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "service": ServiceName, "version": version})
-	})
-	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		body := map[string]string{"mongo": "ok"}
-		ready := true
-		if err := st.Ping(ctx); err != nil {
-			body["mongo"], ready = "unreachable", false
-		}
-		if ctrl != nil {
-			ok, details := ctrl.Readiness()
-			for k, v := range details {
-				body[k] = v
-			}
-			ready = ready && ok
-		}
-		code := http.StatusOK
-		body["status"] = "ready"
-		if !ready {
-			code, body["status"] = http.StatusServiceUnavailable, "not ready"
-		}
-		writeJSON(w, code, body)
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return mux
 }
