@@ -301,17 +301,23 @@ func TestDriftRepairedByResync(t *testing.T) {
 		st := e.status(tn.ID)
 		return st.Steps["ocis"].ExternalID != oldID && st.Phase == store.PhaseActive
 	})
-	evs, err := e.st.ListEvents(ctxT(t), tn.ID, 50)
-	if err != nil {
-		t.Fatal(err)
-	}
-	created := 0
-	for _, ev := range evs {
-		if ev.Step == "ocis" && ev.Reason == "Created" {
-			created++
+	// The event is inserted after the status write, so wait for it rather than read once.
+	var evs []store.Event
+	createdEvents := func() int {
+		var err error
+		if evs, err = e.st.ListEvents(ctxT(t), tn.ID, 50); err != nil {
+			t.Fatal(err)
 		}
+		n := 0
+		for _, ev := range evs {
+			if ev.Step == "ocis" && ev.Reason == "Created" {
+				n++
+			}
+		}
+		return n
 	}
-	if created != 2 {
+	eventually(t, 10*time.Second, "the repair's Created event", func() bool { return createdEvents() >= 2 })
+	if created := createdEvents(); created != 2 {
 		t.Errorf("%d ocis Created events, want 2: %+v", created, evs)
 	}
 }
