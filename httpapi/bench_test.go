@@ -21,7 +21,8 @@ import (
 const benchClients = 16
 
 // benchTenants are created before measuring, so GET reads a table of a known size: on the
-// embedded FerretDB (SQLite) a lookup by slug scans the collection, so its cost grows with it.
+// embedded FerretDB (SQLite) only lookups by _id avoid a scan, so costs that miss the store's
+// slug cache grow with it.
 // BENCH_TENANTS overrides it.
 const benchTenants = 500
 
