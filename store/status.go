@@ -38,24 +38,6 @@ func (s *Store) GetStatuses(ctx context.Context, ids []bson.ObjectID) (map[bson.
 	return out, nil
 }
 
-// StatusIDsInPhase streams the ids of tenants whose status is in phase (the API's ?phase=).
-func (s *Store) StatusIDsInPhase(ctx context.Context, phase string, fn func(bson.ObjectID) error) error {
-	cur, err := s.db.Collection(CollTenantStatus).Find(ctx, bson.D{{Key: "phase", Value: phase}},
-		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(1000))
-	if err != nil {
-		return fmt.Errorf("statuses in phase: %w", err)
-	}
-	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
-	for cur.Next(ctx) {
-		if id, ok := cur.Current.Lookup("_id").ObjectIDOK(); ok {
-			if err := fn(id); err != nil {
-				return err
-			}
-		}
-	}
-	return cur.Err()
-}
-
 // PutStatus writes a tenant's status, fenced by leader term: it replaces the stored document
 // only if that was written under the same or an older term. A newer term's document makes the
 // filter miss, the upsert then collides on _id, and the write is refused with ErrFenced — so a

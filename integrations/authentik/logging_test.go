@@ -1,36 +1,17 @@
 package authentik
 
 import (
-	"bytes"
+	"github.com/dezky/platform-api/internal/testlog"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/dezky/platform-api/integrations"
 	"github.com/dezky/platform-api/integrations/sim/faults"
 )
 
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestSecretsNeverLogged(t *testing.T) {
-	var buf syncBuffer
+	var buf testlog.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := newEnv(t, withLogger(logger))
 	e.sim.AddUser("owner", ownerEmail)

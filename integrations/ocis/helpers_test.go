@@ -1,12 +1,11 @@
 package ocis_test
 
 import (
-	"bytes"
 	"context"
+	"github.com/dezky/platform-api/internal/testlog"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,29 +22,11 @@ const (
 	otherTenant  = "65f0c0ffee00000000000002"
 )
 
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type env struct {
 	sim    *ocissim.Server
 	srv    *httptest.Server
 	client *ocis.Client
-	logs   *syncBuffer
+	logs   *testlog.Buffer
 }
 
 type envOptions struct {
@@ -69,7 +50,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if timeout == 0 {
 		timeout = 5 * time.Second
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	c, err := ocis.New(ocis.Config{
 		BaseURL:      srv.URL,
 		TokenURL:     ocissim.TokenURL(srv.URL),

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/dezky/platform-api/internal/testlog"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,30 +24,12 @@ const (
 	mailGiB = int64(1) << 30
 )
 
-// lockedBuffer collects log output from concurrent handlers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is a simulator on loopback HTTP and a client pointed at it.
 type env struct {
 	sim    *stalwartsim.Server
 	srv    *httptest.Server
 	client *stalwart.Client
-	logs   *lockedBuffer
+	logs   *testlog.Buffer
 }
 
 // newEnv starts a simulator with opts (token filled in) and a client; mod adjusts the client
@@ -60,7 +42,7 @@ func newEnv(t *testing.T, opts stalwartsim.Options, mod ...func(*stalwart.Config
 	sim := stalwartsim.New(opts)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	cfg := stalwart.Config{
 		BaseURL: srv.URL,
 		Token:   token,

@@ -32,11 +32,12 @@ type tenantView struct {
 	} `json:"status"`
 }
 
-func startStack(t *testing.T) *devstack.Stack {
+// startStack starts a stack with DESIGN §10's acceptance timing; resync sets RESYNC_INTERVAL.
+func startStack(t *testing.T, resync string) *devstack.Stack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	env := map[string]string{
-		"HTTP_ADDR": "127.0.0.1:0", "POLL_INTERVAL": "200ms", "RESYNC_INTERVAL": "4s", "STEP_TIMEOUT": "10s",
+		"HTTP_ADDR": "127.0.0.1:0", "POLL_INTERVAL": "200ms", "RESYNC_INTERVAL": resync, "STEP_TIMEOUT": "10s",
 		"LEASE_DURATION": "3s", "LEASE_RENEW": "1s",
 	}
 	st, err := devstack.Start(ctx, devstack.Options{
@@ -112,7 +113,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 // The seed's demo, end to end: POST /tenants → controller → all three steps ok → Active, and
 // reconcile?wait returns the fresh status.
 func TestDemoTenantGoesActive(t *testing.T) {
-	st := startStack(t)
+	st := startStack(t, "4s")
 	token, err := st.UserToken()
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +166,7 @@ func TestFiftyTenantsUnderUpstreamFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end fault drill")
 	}
-	st := startStack(t)
+	st := startStack(t, "4s")
 	token, err := st.UserToken()
 	if err != nil {
 		t.Fatal(err)

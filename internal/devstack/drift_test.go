@@ -62,23 +62,7 @@ func (c client) full(slug string) fullView {
 // acceptanceStack starts a stack with the acceptance timing; resync overrides RESYNC_INTERVAL.
 func acceptanceStack(t *testing.T, resync string) (*devstack.Stack, client, client) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	env := map[string]string{
-		"HTTP_ADDR": "127.0.0.1:0", "POLL_INTERVAL": "200ms", "RESYNC_INTERVAL": resync, "STEP_TIMEOUT": "10s",
-	}
-	st, err := devstack.Start(ctx, devstack.Options{
-		DataDir: t.TempDir(), MongoAddr: "127.0.0.1:0", Getenv: func(k string) string { return env[k] },
-	})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := st.Wait(); err != nil {
-			t.Errorf("stack stopped with %v", err)
-		}
-	})
+	st := startStack(t, resync)
 	user, err := st.UserToken()
 	if err != nil {
 		t.Fatal(err)
