@@ -52,7 +52,21 @@ type Config struct {
 	OCISClientSecret      string
 	OCISTokenScopes       []string
 	CAFile                string
+
+	// Per-upstream request limits (requests per second), shared by live calls and listings.
+	AuthentikMaxRPS float64
+	StalwartMaxRPS  float64
+	OCISMaxRPS      float64
+	// ResyncMode is how a resync finds drift: ResyncList (one listing per upstream, then a
+	// diff) or ResyncPerTenant (every tenant observed live, the stage-1 behaviour).
+	ResyncMode string
 }
+
+// Resync modes.
+const (
+	ResyncList      = "list"
+	ResyncPerTenant = "per-tenant"
+)
 
 // RunsAPI reports whether this mode serves the HTTP API routes.
 func (c Config) RunsAPI() bool { return c.Mode == ModeAll || c.Mode == ModeAPI }
@@ -86,6 +100,16 @@ func Vars() []Var {
 	}
 	list := func(dst func(*Config) *[]string) func(*Config, string) error {
 		return func(c *Config, v string) error { *dst(c) = splitList(v); return nil }
+	}
+	rps := func(name string, dst func(*Config) *float64) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f <= 0 || f > 100000 {
+				return fmt.Errorf("%s=%q: want requests per second, a number above 0 (e.g. 20 or 0.5)", name, v)
+			}
+			*dst(c) = f
+			return nil
+		}
 	}
 	urlVar := func(name string, dst func(*Config) *string) func(*Config, string) error {
 		return func(c *Config, v string) error {
@@ -171,6 +195,16 @@ func Vars() []Var {
 			return nil
 		}},
 		{"CA_FILE", "ca-file", "", "PEM file of extra CAs trusted for upstream and OIDC calls (e.g. mkcert's)", str(func(c *Config) *string { return &c.CAFile })},
+		{"AUTHENTIK_MAX_RPS", "authentik-max-rps", "20", "request limit towards Authentik (requests/s, live calls and listings together)", rps("AUTHENTIK_MAX_RPS", func(c *Config) *float64 { return &c.AuthentikMaxRPS })},
+		{"STALWART_MAX_RPS", "stalwart-max-rps", "20", "request limit towards Stalwart (requests/s)", rps("STALWART_MAX_RPS", func(c *Config) *float64 { return &c.StalwartMaxRPS })},
+		{"OCIS_MAX_RPS", "ocis-max-rps", "20", "request limit towards oCIS, token requests included (requests/s)", rps("OCIS_MAX_RPS", func(c *Config) *float64 { return &c.OCISMaxRPS })},
+		{"RESYNC_MODE", "resync-mode", ResyncList, "list (one listing per upstream, then a diff) or per-tenant (observe every tenant live)", func(c *Config, v string) error {
+			if v != ResyncList && v != ResyncPerTenant {
+				return fmt.Errorf("RESYNC_MODE=%q: want list or per-tenant", v)
+			}
+			c.ResyncMode = v
+			return nil
+		}},
 	}
 }
 

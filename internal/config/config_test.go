@@ -22,6 +22,7 @@ func TestDefaults(t *testing.T) {
 		LeaseDuration: 15 * time.Second, LeaseRenew: 5 * time.Second,
 		OperatorGroup: "dezky-operators", AuthDisabled: true, AuthentikGroupPrefix: "tenant-",
 		OCISTokenScopes: []string{"openid", "profile"},
+		AuthentikMaxRPS: 20, StalwartMaxRPS: 20, OCISMaxRPS: 20, ResyncMode: "list",
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -58,6 +59,9 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"poll interval":    {map[string]string{"POLL_INTERVAL": "1"}, "POLL_INTERVAL"},
 		"negative resync":  {map[string]string{"RESYNC_INTERVAL": "-1m"}, "RESYNC_INTERVAL"},
 		"step timeout":     {map[string]string{"STEP_TIMEOUT": "soon"}, "STEP_TIMEOUT"},
+		"zero rps":         {map[string]string{"AUTHENTIK_MAX_RPS": "0"}, "AUTHENTIK_MAX_RPS"},
+		"rps not a number": {map[string]string{"OCIS_MAX_RPS": "fast"}, "OCIS_MAX_RPS"},
+		"resync mode":      {map[string]string{"RESYNC_MODE": "sometimes"}, "RESYNC_MODE"},
 		"lease order":      {map[string]string{"LEASE_DURATION": "5s", "LEASE_RENEW": "5s"}, "LEASE_RENEW"},
 		"auth disabled":    {map[string]string{"AUTH_DISABLED": "maybe"}, "AUTH_DISABLED"},
 		"issuer url":       {map[string]string{"OIDC_ISSUER_URL": "not a url"}, "OIDC_ISSUER_URL"},
