@@ -98,12 +98,8 @@ func (s *Store) Close(ctx context.Context) error { return s.client.Disconnect(ct
 // Ping checks that the server answers (readiness).
 func (s *Store) Ping(ctx context.Context) error { return s.client.Ping(ctx, nil) }
 
-// Database exposes the database for the controller's watch, lease and state collections and
-// for tests.
-func (s *Store) Database() *mongo.Database { return s.db }
-
-// Collection returns one of the Coll* collections.
-func (s *Store) Collection(name string) *mongo.Collection { return s.db.Collection(name) }
+// DatabaseName is the database this store works in (tests open their own handle on it).
+func (s *Store) DatabaseName() string { return s.db.Name() }
 
 // Now returns the store's clock at millisecond precision (what Mongo keeps).
 func (s *Store) Now() time.Time { return s.now().UTC().Truncate(time.Millisecond) }

@@ -417,7 +417,7 @@ func TestHandWrittenNonStringAnnotationsDecode(t *testing.T) {
 		t.Fatal(err)
 	}
 	when := time.Date(2026, 11, 28, 1, 2, 3, 456000000, time.UTC)
-	_, err := st.Collection(store.CollTenants).UpdateOne(ctx, bson.D{{Key: "metadata.slug", Value: "acme"}},
+	_, err := storetest.DB(t, st).Collection(store.CollTenants).UpdateOne(ctx, bson.D{{Key: "metadata.slug", Value: "acme"}},
 		bson.D{{Key: "$set", Value: bson.D{
 			{Key: "metadata.annotations.reconcileRequestedAt", Value: when},
 			{Key: "metadata.annotations.paused", Value: true},
@@ -443,7 +443,7 @@ func TestHandWrittenNonStringAnnotationsDecode(t *testing.T) {
 // cached the old id for it.
 func TestSlugReusedAfterDeleteResolvesToTheNewTenant(t *testing.T) {
 	st := storetest.NewStore(t)
-	other := storetest.NewStoreWith(t, storetest.Options{Database: st.Database().Name()})
+	other := storetest.NewStoreWith(t, storetest.Options{Database: st.DatabaseName()})
 	ctx := ctxT(t)
 	old, err := st.CreateTenant(ctx, newTenant("acme"))
 	if err != nil {
