@@ -115,6 +115,21 @@ func checkQuota(ve *ValidationError, field string, q int64) {
 	}
 }
 
+// NormalizeDomain lower-cases the ASCII letters of a mail domain. DNS names compare without
+// regard to case (RFC 4343), so "Acme.Example" and "acme.example" are one domain; the store
+// keeps the lowercase spelling, which is what its unique index compares. Only ASCII is
+// folded: strings.ToLower would turn the Kelvin sign (U+212A) into "k" and let a look-alike
+// of another tenant's domain through validation.
+func NormalizeDomain(d string) string {
+	b := []byte(d)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
+}
+
 func validDomain(d string) bool {
 	if len(d) > 253 || !strings.Contains(d, ".") {
 		return false
