@@ -70,6 +70,13 @@ type AuthConfig struct {
 	// HTTPClient fetches discovery and the JWKS (e.g. one trusting a custom CA). Defaults to
 	// http.DefaultClient.
 	HTTPClient *http.Client
+	// KeyRefetchInterval is the least time between two JWKS fetches caused by tokens whose
+	// key id is unknown; tokens that find the interval running get 401 at once. Defaults to
+	// 10s: made-up key ids cannot make the API hammer the IdP, and a key the IdP rotates to
+	// is picked up within 10s.
+	KeyRefetchInterval time.Duration
+	// Now is the clock of that interval. Defaults to time.Now.
+	Now func() time.Time
 }
 
 // Readiness is what /ready asks the controller. The controller is ready when it runs as leader
