@@ -14,6 +14,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/labstack/echo/v4"
+
+	"github.com/dezky/platform-api/store"
 )
 
 // DefaultOperatorGroup is the groups-claim value that, with an operator audience, makes a
@@ -272,6 +274,11 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (*princ
 	if cl.Subject == "" {
 		return nil, unauthorized("the token has no subject", true)
 	}
+	if len(cl.Subject) > store.MaxSubjectLen {
+		// An identity no tenant could hold as its owner: refused here, or a create would
+		// answer 422 about owner.sub, a field the caller never sent.
+		return nil, unauthorized("the token's subject is too long", true)
+	}
 	p := &principal{
 		Subject: cl.Subject, Email: cl.Email, Name: cl.Name, Groups: []string(cl.Groups),
 		Audiences: tok.Audience,
@@ -305,6 +312,9 @@ func tokenErrorDetail(err error) string {
 	var exp *oidc.TokenExpiredError
 	msg := err.Error()
 	switch {
+	case errors.As(err, &exp) && exp.Expiry.IsZero():
+		// go-oidc reads a missing exp as the zero time, long expired.
+		return "the token has no expiry"
 	case errors.As(err, &exp):
 		return "the token has expired"
 	case strings.Contains(msg, "nbf"):

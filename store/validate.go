@@ -18,6 +18,10 @@ var (
 	dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
+// MaxSubjectLen is the longest owner subject (the token's "sub") a tenant can hold. The API
+// refuses longer tokens at authentication, so a caller never sees a field it did not send.
+const MaxSubjectLen = 255
+
 // Limits on free text and quotas.
 const (
 	maxNameLen = 200
@@ -57,8 +61,8 @@ func ValidateSpec(s Spec) error {
 			ve.add("owner.email", "must be a plain email address")
 		}
 	}
-	if len(s.Owner.Sub) > 255 {
-		ve.add("owner.sub", "must be at most 255 characters")
+	if len(s.Owner.Sub) > MaxSubjectLen {
+		ve.add("owner.sub", "must be at most %d characters", MaxSubjectLen)
 	}
 	if s.Mail != nil {
 		checkDomain(ve, "mail.domain", s.Mail.Domain)
