@@ -74,7 +74,7 @@ func Run(ctx context.Context, o Options) error {
 		ctrl = controller.New(st, steps, controller.Options{
 			Workers: cfg.Workers, PollInterval: cfg.PollInterval, ResyncInterval: cfg.ResyncInterval,
 			StepTimeout: cfg.StepTimeout, LeaseDuration: cfg.LeaseDuration, LeaseRenew: cfg.LeaseRenew,
-			Logger: log, Registerer: reg,
+			ResyncMode: cfg.ResyncMode, Logger: log, Registerer: reg,
 		})
 	}
 
