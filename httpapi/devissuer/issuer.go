@@ -54,9 +54,11 @@ type Issuer struct {
 	bits int
 	now  func() time.Time
 
-	mu   sync.RWMutex
-	url  string
-	keys keyPair
+	mu      sync.RWMutex
+	url     string
+	keys    keyPair
+	clients map[string]Client
+	issued  int
 }
 
 // New creates an issuer with a fresh key pair.
@@ -144,9 +146,18 @@ func (i *Issuer) Rotate() error {
 	return nil
 }
 
-// ServeHTTP serves discovery and the JWKS. Paths are matched by suffix so the issuer also works
-// mounted under a prefix (URL "http://host/issuer" serves "/issuer/jwks").
+// ServeHTTP serves discovery, the JWKS, the token endpoint and userinfo. Paths are matched by
+// suffix so the issuer also works mounted under a prefix (URL "http://host/issuer" serves
+// "/issuer/jwks").
 func (i *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasSuffix(r.URL.Path, TokenPath):
+		i.serveToken(w, r)
+		return
+	case strings.HasSuffix(r.URL.Path, UserinfoPath):
+		i.serveUserinfo(w, r)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -168,11 +179,15 @@ func (i *Issuer) discovery() map[string]any {
 		"issuer":                                u,
 		"jwks_uri":                              u + JWKSPath,
 		"authorization_endpoint":                u + "/authorize",
-		"token_endpoint":                        u + "/token",
+		"token_endpoint":                        u + TokenPath,
+		"userinfo_endpoint":                     u + UserinfoPath,
+		"grant_types_supported":                 []string{"client_credentials"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"RS256", "ES256"},
-		"claims_supported":                      []string{"sub", "email", "name", "groups", "aud", "iss", "exp", "iat", "nbf"},
+		"claims_supported": []string{"sub", "email", "name", "preferred_username", "groups", "roles",
+			"aud", "iss", "exp", "iat", "nbf"},
 	}
 }
 
