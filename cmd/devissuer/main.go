@@ -3,16 +3,21 @@
 // its URL accepts the client_credentials tokens it issues (the live oCIS suite runs that way,
 // see docs/ARCHITECTURE.md). Every -client flag registers one machine identity.
 //
-//	go run ./cmd/devissuer -addr 127.0.0.1:9130 \
+//	go run ./cmd/devissuer -addr 127.0.0.1:9130 -key-file /tmp/devissuer-key.pem \
 //	    -client dezky-platform:secret:ocisAdmin -client dezky-admin2:secret2:ocisAdmin
 package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -67,12 +72,13 @@ func parseClient(v string) (devissuer.Client, error) {
 
 // run serves until ctx ends. ready, when set, receives the issuer URL once it listens.
 func run(ctx context.Context, args []string, out io.Writer, ready chan<- string) error {
-	fs := flag.NewFlagSet("devissuer", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:9130", "listen address")
-	ttl := fs.Duration("ttl", time.Hour, "access token lifetime")
+	flags := flag.NewFlagSet("devissuer", flag.ContinueOnError)
+	addr := flags.String("addr", "127.0.0.1:9130", "listen address")
+	ttl := flags.Duration("ttl", time.Hour, "access token lifetime")
+	keyFile := flags.String("key-file", "", "PEM file of the RSA signing key, created when missing (keeps the JWKS across restarts)")
 	var clients clientFlags
-	fs.Var(&clients, "client", "a registered client ID:SECRET[:ROLE,ROLE...] (repeatable)")
-	if err := fs.Parse(args); err != nil {
+	flags.Var(&clients, "client", "a registered client ID:SECRET[:ROLE,ROLE...] (repeatable)")
+	if err := flags.Parse(args); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", *addr)
@@ -80,7 +86,14 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		return fmt.Errorf("listen: %w", err)
 	}
 	url := "http://" + ln.Addr().String()
-	iss, err := devissuer.New(devissuer.Options{URL: url, TokenTTL: *ttl})
+	var key *rsa.PrivateKey
+	if *keyFile != "" {
+		if key, err = loadOrCreateKey(*keyFile); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	iss, err := devissuer.New(devissuer.Options{URL: url, TokenTTL: *ttl, RSAKey: key})
 	if err != nil {
 		return err
 	}
@@ -104,4 +117,40 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shut)
+}
+
+// loadOrCreateKey reads a PKCS #8 RSA key, or generates one and writes it (mode 0600) when the
+// file does not exist yet.
+func loadOrCreateKey(path string) (*rsa.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, fmt.Errorf("generate key: %w", err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			return nil, fmt.Errorf("encode key: %w", err)
+		}
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			return nil, fmt.Errorf("write key: %w", err)
+		}
+		return k, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read key: %w", err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("%s: no PEM block", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: not an RSA key", path)
+	}
+	return rk, nil
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +70,29 @@ func TestRunServesTokens(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return after cancel")
+	}
+}
+
+func TestKeyFileIsCreatedThenReused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "key.pem")
+	first, err := loadOrCreateKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file %v, err %v: want mode 0600", st, err)
+	}
+	second, err := loadOrCreateKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.Equal(second) {
+		t.Fatal("the second load did not return the stored key")
+	}
+	if err := os.WriteFile(path, []byte("not pem"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadOrCreateKey(path); err == nil {
+		t.Fatal("a corrupt key file was accepted")
 	}
 }

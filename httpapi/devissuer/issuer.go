@@ -1,6 +1,7 @@
 package devissuer
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -38,6 +39,10 @@ type Options struct {
 	RSABits int
 	// Now is the clock for iat/exp. Defaults to time.Now.
 	Now func() time.Time
+	// RSAKey, when set, is the first RSA signing key instead of a fresh one, and its key id is
+	// derived from it: an issuer restarted with the same key keeps its JWKS, so a relying party
+	// (oCIS refreshes its key set at most once a minute) goes on accepting new tokens at once.
+	RSAKey *rsa.PrivateKey
 }
 
 // keyPair is one generation of signing keys: RSA for RS*/PS* tokens, EC P-256 for ES256.
@@ -77,6 +82,13 @@ func New(o Options) (*Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.RSAKey != nil {
+		kid, err := thumbprintID(&o.RSAKey.PublicKey)
+		if err != nil {
+			return nil, err
+		}
+		kp.rsa, kp.rsaID = o.RSAKey, kid
+	}
 	i.keys = kp
 	return i, nil
 }
@@ -103,6 +115,15 @@ func newKeyPair(bits int) (keyPair, error) {
 		return keyPair{}, fmt.Errorf("generate ec key: %w", err)
 	}
 	return keyPair{rsa: rk, rsaID: "rsa-" + randomID(), ec: ek, ecID: "ec-" + randomID()}, nil
+}
+
+// thumbprintID names a key by its RFC 7638 thumbprint, so the same key always gets the same id.
+func thumbprintID(pub *rsa.PublicKey) (string, error) {
+	tp, err := (&jose.JSONWebKey{Key: pub}).Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", fmt.Errorf("key thumbprint: %w", err)
+	}
+	return "rsa-" + hex.EncodeToString(tp[:8]), nil
 }
 
 func randomID() string {
