@@ -78,6 +78,11 @@ func New(st *store.Store, steps []integrations.Step, o Options) *Controller {
 		}
 		return 0
 	})
+	names := make([]string, len(steps))
+	for i, s := range steps {
+		names[i] = s.Name()
+	}
+	c.m.initDrift(names)
 	if err := c.m.register(o.Registerer); err != nil {
 		c.log.Warn("controller metrics not fully registered", "err", err)
 	}

@@ -3,6 +3,8 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -14,71 +16,119 @@ import (
 // keepEvents is how many events per tenant survive trimming (for `describe`).
 const keepEvents = 50
 
-// Event types.
+// eventType is Normal or Warning, as in Kubernetes.
+type eventType string
+
 const (
-	eventNormal  = "Normal"
-	eventWarning = "Warning"
+	eventNormal  eventType = "Normal"
+	eventWarning eventType = "Warning"
 )
 
-// recordEvents appends one event per step whose state changed, or whose Ensure had to act
-// upstream (created, updated, adopted: drift repaired), in one insert; then trims the
-// tenant's events to the newest keepEvents. A stable reconcile produces no event and no write.
-// The trim is skipped on a tenant's first reconcile, which cannot have more events than steps.
-func (c *Controller) recordEvents(ctx context.Context, t *store.Tenant, prev, next *store.Status, outcomes []stepOutcome, now time.Time) error {
-	var docs []any
+// eventReason names what an event records.
+type eventReason string
+
+// Event reasons.
+const (
+	// eventCreated: Apply created the step's object.
+	eventCreated eventReason = "Created"
+	// eventAdopted: Apply took over an unmarked object (or one found by its marker only).
+	eventAdopted eventReason = "Adopted"
+	// eventUpdated: Apply brought the upstream to a new generation of the spec.
+	eventUpdated eventReason = "Updated"
+	// eventDriftCorrected: Apply corrected what changed upstream behind the controller's back
+	// (the spec did not change); its message names each field's want/got.
+	eventDriftCorrected eventReason = "DriftCorrected"
+	// eventDriftDetected: drift found and left alone (ObserveOnly).
+	eventDriftDetected eventReason = "DriftDetected"
+	// eventStepFailed: a step went into error (or failed in another way than before).
+	eventStepFailed eventReason = "StepFailed"
+	// eventStepRecovered: a step in error succeeded again.
+	eventStepRecovered eventReason = "StepRecovered"
+	// eventDeleted: a step's objects were torn down.
+	eventDeleted eventReason = "Deleted"
+)
+
+// eventsOf turns one reconcile's outcomes into events: a failure (the owner-safe words as the
+// message, the full error as the operator's detail), a recovery, whatever Apply did, and drift
+// newly left alone. A stable reconcile produces none. Corrected drift is also counted in
+// platform_drift_total{step,field}.
+func (c *Controller) eventsOf(t *store.Tenant, prev, next *store.Status, outcomes []stepOutcome, now time.Time) []store.Event {
+	gen := t.Metadata.Generation
+	var evs []store.Event
+	add := func(step string, typ eventType, reason eventReason, msg, detail string) {
+		evs = append(evs, c.event(t, step, now, typ, reason, msg, detail))
+	}
 	for _, o := range outcomes {
-		before := ""
+		var before store.StepStatus
 		if prev != nil {
-			before = prev.Steps[o.name].State
+			before = prev.Steps[o.name]
 		}
-		after := next.Steps[o.name].State
-		acted := o.err == nil && o.obs.Action != "" && o.obs.Action != integrations.ActionUnchanged
-		if before == after && !acted {
+		after := next.Steps[o.name]
+		if o.err != nil {
+			if before.State != store.StepError || before.Message != after.Message {
+				add(o.name, eventWarning, eventStepFailed, after.Message, o.err.Error())
+			}
 			continue
 		}
-		ev := store.Event{ID: bson.NewObjectID(), TenantID: t.ID, Slug: t.Metadata.Slug, Time: now, Type: eventNormal, Step: o.name}
+		if before.State == store.StepError {
+			add(o.name, eventNormal, eventStepRecovered, o.name+" step recovered", "")
+		}
+		fields := driftText(o.obs.Drift)
 		switch {
-		case o.err != nil:
-			ev.Type, ev.Reason, ev.Message = eventWarning, "Failed", o.err.Error()
-		case acted:
-			ev.Reason = actionReason(o.obs.Action)
-			ev.Message = fmt.Sprintf("%s %s", o.name, o.obs.Action)
-			if o.obs.ExternalID != "" {
-				ev.Message += " (" + o.obs.ExternalID + ")"
+		case o.applied:
+			reason := eventDriftCorrected
+			switch {
+			case o.res.Action == integrations.ActionCreated:
+				reason = eventCreated
+			case o.res.Action == integrations.ActionAdopted:
+				reason = eventAdopted
+			case before.ObservedGeneration != gen:
+				reason = eventUpdated
 			}
-		case o.obs.Skipped:
-			ev.Reason, ev.Message = "Skipped", o.obs.Message
-		default:
-			ev.Reason, ev.Message = "Ready", o.obs.Message
+			if reason == eventDriftCorrected {
+				for _, d := range o.obs.Drift {
+					c.m.drift.WithLabelValues(o.name, d.Field).Inc()
+				}
+			}
+			msg := fmt.Sprintf("%s %s: %s", o.name, strings.ToLower(string(reason)), fields)
+			if o.res.Message != "" {
+				msg += " (" + o.res.Message + ")"
+			}
+			add(o.name, eventNormal, reason, msg, o.res.ExternalID)
+		case len(after.Drift) > 0 && !slices.Equal(before.Drift, after.Drift):
+			add(o.name, eventWarning, eventDriftDetected, o.name+" differs (observe only): "+fields, "")
 		}
-		if o.err == nil && o.obs.Message != "" && acted {
-			ev.Message += ": " + o.obs.Message
-		}
-		docs = append(docs, ev)
 	}
-	if len(docs) == 0 {
-		return nil
-	}
-	if _, err := c.st.Collection(store.CollEvents).InsertMany(ctx, docs); err != nil {
-		return fmt.Errorf("append events: %w", err)
-	}
-	if prev == nil {
-		return nil
-	}
-	return c.st.TrimEvents(ctx, t.ID, keepEvents)
+	return evs
 }
 
-func actionReason(a integrations.Action) string {
-	switch a {
-	case integrations.ActionCreated:
-		return "Created"
-	case integrations.ActionUpdated:
-		return "Updated"
-	case integrations.ActionAdopted:
-		return "Adopted"
-	case integrations.ActionDeleted:
-		return "Deleted"
-	default:
-		return string(a)
+// event builds one event about t.
+func (c *Controller) event(t *store.Tenant, step string, at time.Time, typ eventType, reason eventReason, msg, detail string) store.Event {
+	return store.Event{ID: bson.NewObjectID(), TenantID: t.ID, Slug: t.Metadata.Slug, Time: at, Type: string(typ),
+		Step: step, Reason: string(reason), Message: msg, Detail: detail, Generation: t.Metadata.Generation}
+}
+
+// driftText renders drift as "field: want X, got Y; ...".
+func driftText(drift []integrations.Drift) string {
+	parts := make([]string, len(drift))
+	for i, d := range drift {
+		parts[i] = fmt.Sprintf("%s: want %s, got %s", d.Field, d.Want, d.Got)
 	}
+	return strings.Join(parts, "; ")
+}
+
+// recordEvents appends evs in one insert, then trims the tenant's events to the newest
+// keepEvents. The trim is skipped on a tenant's first reconcile (first), which cannot have more
+// events than steps.
+func (c *Controller) recordEvents(ctx context.Context, tenantID bson.ObjectID, evs []store.Event, first bool) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	if err := c.st.AppendEvents(ctx, evs); err != nil {
+		return fmt.Errorf("append events: %w", err)
+	}
+	if first {
+		return nil
+	}
+	return c.st.TrimEvents(ctx, tenantID, keepEvents)
 }

@@ -29,7 +29,7 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 	}
 }
 
-// call is one recorded Ensure or Delete.
+// call is one recorded Observe, Apply or Delete.
 type call struct {
 	op     string // ensure | delete
 	tenant string // Desired.TenantID
@@ -37,7 +37,7 @@ type call struct {
 	err    error
 }
 
-// fakeStep is an in-process upstream: one object per tenant, created by Ensure when missing.
+// fakeStep is an in-process upstream: one object per tenant, created by Apply when missing.
 // It records every call with its time, counts creations, and takes injected faults.
 type fakeStep struct {
 	name string
@@ -50,9 +50,9 @@ type fakeStep struct {
 	// ensureErr / deleteErr, when set, decide the n-th (1-based) call's error for a tenant.
 	ensureErr func(d integrations.Desired, n int) error
 	deleteErr func(d integrations.Desired, n int) error
-	// gate, when set, holds every Ensure until it is closed (or the context ends).
+	// gate, when set, holds every Observe until it is closed (or the context ends).
 	gate chan struct{}
-	// entered is signalled (non-blocking) when an Ensure starts.
+	// entered is signalled (non-blocking) when an Observe starts.
 	entered chan string
 	// order, shared between steps, records teardown order.
 	order *orderLog
@@ -91,7 +91,9 @@ func (f *fakeStep) countCalls(op, tenant string) int {
 	return n
 }
 
-func (f *fakeStep) Ensure(ctx context.Context, d integrations.Desired) (integrations.Observed, error) {
+// Observe counts as the step's run ("observe" calls): the gate, the entered signal and
+// ensureErr apply here. It reports a missing object as drift.
+func (f *fakeStep) Observe(ctx context.Context, d integrations.Desired) (integrations.Observation, error) {
 	f.mu.Lock()
 	gate, entered := f.gate, f.entered
 	f.mu.Unlock()
@@ -105,20 +107,31 @@ func (f *fakeStep) Ensure(ctx context.Context, d integrations.Desired) (integrat
 		select {
 		case <-gate:
 		case <-ctx.Done():
-			return integrations.Observed{}, ctx.Err()
+			return integrations.Observation{}, ctx.Err()
 		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n := f.countCalls("ensure", d.TenantID) + 1
+	n := f.countCalls("observe", d.TenantID) + 1
 	var err error
 	if f.ensureErr != nil {
 		err = f.ensureErr(d, n)
 	}
-	f.calls = append(f.calls, call{op: "ensure", tenant: d.TenantID, at: time.Now(), err: err})
+	f.calls = append(f.calls, call{op: "observe", tenant: d.TenantID, at: time.Now(), err: err})
 	if err != nil {
-		return integrations.Observed{}, err
+		return integrations.Observation{}, err
 	}
+	if id, ok := f.objects[d.TenantID]; ok {
+		return integrations.Observation{Exists: true, ExternalID: id, Owner: integrations.Ours}, nil
+	}
+	return integrations.Observation{Drift: []integrations.Drift{{Field: "object", Want: d.Slug, Got: integrations.Missing}}}, nil
+}
+
+// Apply creates the object when it is missing ("apply" calls).
+func (f *fakeStep) Apply(ctx context.Context, d integrations.Desired, o integrations.Observation) (integrations.Observed, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, call{op: "apply", tenant: d.TenantID, at: time.Now()})
 	if id, ok := f.objects[d.TenantID]; ok {
 		return integrations.Observed{ExternalID: id, Action: integrations.ActionUnchanged}, nil
 	}

@@ -2,6 +2,8 @@ package controller
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dezky/platform-api/integrations"
 )
 
 // Metric names of DESIGN §6.
@@ -19,6 +21,8 @@ type metrics struct {
 	resyncLast    prometheus.Gauge
 	leader        prometheus.Gauge
 	source        *prometheus.GaugeVec
+	drift         *prometheus.CounterVec
+	tenants       *prometheus.GaugeVec
 }
 
 // Reconcile results, the values of platform_reconcile_total{result}.
@@ -67,12 +71,30 @@ func newMetrics(depth func() float64) *metrics {
 			Name: metricPrefix + "watch_source",
 			Help: "1 for the active change source: changestream, or poll where the server has no change streams.",
 		}, []string{"source"}),
+		drift: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricPrefix + "drift_total",
+			Help: "Drifted fields found upstream and corrected (the spec had not changed), by step and field.",
+		}, []string{"step", "field"}),
+		tenants: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: metricPrefix + "tenants",
+			Help: "Tenants by phase, counted by the leader at its last full resync.",
+		}, []string{"phase"}),
+	}
+}
+
+// initDrift creates the drift series of every step's documented fields at zero, so rate() and
+// alerts see them before the first correction.
+func (m *metrics) initDrift(steps []string) {
+	for _, s := range steps {
+		for _, f := range integrations.DriftFields(s) {
+			m.drift.WithLabelValues(s, f)
+		}
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.reconciles, m.duration, m.steps, m.depth, m.retries,
-		m.watchRestarts, m.resyncLast, m.leader, m.source}
+		m.watchRestarts, m.resyncLast, m.leader, m.source, m.drift, m.tenants}
 }
 
 // register adds every collector to r; one already registered is reported, not fatal (a

@@ -57,10 +57,9 @@ type ReconcileInfo struct {
 	// Started is when the worker picked the tenant up; Duration how long the reconcile took.
 	Started  time.Time
 	Duration time.Duration
-	// Result is what happened: "gone", "paused", "up to date", "reconciled", "deleting",
-	// "deleted" or "error".
-	Result string
-	// StepsRun is true when the steps' Ensure (or Delete) ran.
+	// Result is what happened (Outcome* constants).
+	Result Outcome
+	// StepsRun is true when the steps' Observe (or Delete) ran.
 	StepsRun bool
 	// StatusWritten is true when the status document was written.
 	StatusWritten bool

@@ -15,7 +15,7 @@ import (
 // request is one unit of work: a tenant, why it was queued, and the term to fence writes with.
 type request struct {
 	id   bson.ObjectID
-	why  reason
+	why  trigger
 	term int64
 }
 
@@ -28,11 +28,26 @@ type result struct {
 	holdBackoff bool
 }
 
+// Outcome says what one reconcile did (ReconcileInfo.Result, the reconcile log line).
+type Outcome string
+
+// Reconcile outcomes.
+const (
+	OutcomeGone         Outcome = "gone"          // the tenant no longer exists
+	OutcomePaused       Outcome = "paused"        // annotations.paused=true: nothing touched
+	OutcomeUpToDate     Outcome = "up to date"    // a change event for a current status: no call
+	OutcomeReconciled   Outcome = "reconciled"    // every step observed, applied where allowed
+	OutcomeDriftChecked Outcome = "drift checked" // a drift check only: observed, nothing applied
+	OutcomeDeleting     Outcome = "deleting"      // teardown in progress (a step failed or is slow)
+	OutcomeDeleted      Outcome = "deleted"       // torn down and both documents removed
+	OutcomeError        Outcome = "error"         // the store failed
+)
+
 // record is what one reconcile reports to logs, metrics and Options.OnReconcile.
 type record struct {
 	slug     string
 	gen      int64
-	outcome  string // ReconcileInfo.Result
+	outcome  Outcome
 	stepsRun bool
 	wrote    bool
 	steps    []stepOutcome
@@ -43,10 +58,11 @@ type record struct {
 //
 //   - tenant gone: nothing to do (its status went with it);
 //   - paused: record the Paused condition and touch nothing upstream, not even to delete: an
-//     operator who paused a tenant is working on its upstreams by hand (DESIGN §6 order);
+//     operator who paused a tenant is working on its upstreams by hand;
 //   - deletion requested: tear the steps down in reverse order, then delete both documents;
-//   - otherwise: unless this is a change event for a tenant whose status is already current,
-//     run every step, summarise, write the status if it changed, record events.
+//   - otherwise: unless this is a change event for a tenant whose status is already current
+//     and no drift check is pending, observe every step, apply where the policy allows,
+//     summarise, write the status if it changed, record events.
 func (c *Controller) reconcile(ctx context.Context, req request) (res result, err error) {
 	start := time.Now()
 	rec := &record{}
@@ -54,7 +70,7 @@ func (c *Controller) reconcile(ctx context.Context, req request) (res result, er
 
 	t, err := c.st.GetTenantByID(ctx, req.id)
 	if errors.Is(err, store.ErrNotFound) {
-		rec.outcome = "gone"
+		rec.outcome = OutcomeGone
 		return result{}, nil
 	}
 	if err != nil {
@@ -74,39 +90,58 @@ func (c *Controller) reconcile(ctx context.Context, req request) (res result, er
 		return c.reconcilePaused(ctx, req, t, prev, rec)
 	case t.Metadata.DeletionRequestedAt != nil:
 		return c.reconcileDelete(ctx, req, t, prev, rec)
-	case !req.why.full() && c.upToDate(t, prev):
+	}
+	full := req.why.full() || !c.upToDate(t, prev)
+	check := driftCheckPending(t, prev)
+	if !full && !check {
 		// A change event that changed nothing the controller acts on (a label, the handled
 		// token set again, a hand-touched updatedAt): no upstream call, no write.
-		rec.outcome = "up to date"
+		rec.outcome = OutcomeUpToDate
 		return result{holdBackoff: anyStepError(prev)}, nil
 	}
-	return c.reconcileSteps(ctx, req, t, prev, rec)
+	return c.reconcileSteps(ctx, req, t, prev, rec, full, check)
 }
 
-// reconcileSteps runs every step, then summarises and writes once.
-func (c *Controller) reconcileSteps(ctx context.Context, req request, t *store.Tenant, prev *store.Status, rec *record) (result, error) {
-	outcomes := c.ensureAll(ctx, t, prev)
-	rec.stepsRun, rec.steps = true, outcomes
+// reconcileSteps observes every step, applies where the policy allows (full), answers a pending
+// drift check from the observations taken before any Apply (check), then summarises and writes
+// once. A pass for a drift check alone applies nothing, whatever the policy, and leaves the
+// steps' states and lastHandledReconcileAt as they are.
+func (c *Controller) reconcileSteps(ctx context.Context, req request, t *store.Tenant, prev *store.Status, rec *record, full, check bool) (result, error) {
+	apply := full && t.Spec.Policy() == store.PolicyFull
+	outcomes := c.runSteps(ctx, t, prev, apply)
+	rec.stepsRun = true
+	if full {
+		rec.steps = outcomes
+	}
 	if ctx.Err() != nil {
 		// Leadership ended while the steps ran: their errors are ours, not the upstreams'.
 		return result{}, ctx.Err()
 	}
 	now := c.st.Now()
 	next := c.baseStatus(t, prev, now)
-	for _, o := range outcomes {
-		applyOutcome(next, o, t.Metadata.Generation, now)
+	if check {
+		next.LastDriftCheck = driftCheckOf(driftCheckToken(t), outcomes, now)
 	}
-	c.summarise(next, t, prev, now)
+	if full {
+		for _, o := range outcomes {
+			applyOutcome(next, o, t.Metadata.Generation, now)
+		}
+		c.summarise(next, t, prev, now)
+	}
 	wrote, err := c.writeStatus(ctx, req, prev, next, now)
 	rec.wrote = wrote
 	if err != nil {
 		return result{}, err
 	}
-	if err := c.recordEvents(ctx, t, prev, next, outcomes, now); err != nil {
+	if !full {
+		rec.outcome = OutcomeDriftChecked
+		return result{holdBackoff: anyStepError(prev)}, nil
+	}
+	if err := c.recordEvents(ctx, t.ID, c.eventsOf(t, prev, next, outcomes, now), prev == nil); err != nil {
 		// Events are for `describe`; losing one must not fail the reconcile.
 		c.log.Warn("reconcile events not recorded", "tenant", t.Metadata.Slug, "err", err)
 	}
-	rec.outcome = "reconciled"
+	rec.outcome = OutcomeReconciled
 	return retryPolicy(outcomes), nil
 }
 
@@ -120,22 +155,8 @@ func (c *Controller) reconcilePaused(ctx context.Context, req request, t *store.
 		Message: "annotation paused=true: the controller leaves this tenant alone", ObservedGeneration: t.Metadata.Generation,
 	}, now)
 	wrote, err := c.writeStatus(ctx, req, prev, next, now)
-	rec.wrote, rec.outcome = wrote, "paused"
+	rec.wrote, rec.outcome = wrote, OutcomePaused
 	return result{}, err
-}
-
-// writeStatus writes next when it differs from prev in more than timestamps (sameStatus),
-// stamping lastReconciledAt and our term. It reports whether it wrote.
-func (c *Controller) writeStatus(ctx context.Context, req request, prev, next *store.Status, now time.Time) (bool, error) {
-	if sameStatus(prev, next) {
-		return false, nil
-	}
-	next.LastReconciledAt = &now
-	next.LeaderTerm = req.term
-	if err := c.st.PutStatus(ctx, next); err != nil {
-		return false, fmt.Errorf("write status of %s: %w", next.Slug, err)
-	}
-	return true, nil
 }
 
 // observe logs one reconcile, counts it and calls Options.OnReconcile.
@@ -145,7 +166,7 @@ func (c *Controller) observe(req request, rec *record, start time.Time, res resu
 	switch {
 	case err != nil:
 		outcome = resultError
-		rec.outcome = "error"
+		rec.outcome = OutcomeError
 	case res.requeue || anyFailed(rec.steps):
 		outcome = resultStepError
 	}
@@ -162,15 +183,18 @@ func (c *Controller) observe(req request, rec *record, start time.Time, res resu
 	if c.log.Enabled(context.Background(), level) {
 		attrs := []slog.Attr{
 			slog.String("tenant", rec.slug), slog.String("id", req.id.Hex()), slog.Int64("generation", rec.gen),
-			slog.String("why", req.why.String()), slog.String("result", rec.outcome),
+			slog.String("why", req.why.String()), slog.String("result", string(rec.outcome)),
 			slog.Bool("statusWritten", rec.wrote), slog.Duration("duration", took),
 		}
 		for _, o := range rec.steps {
 			step := []any{slog.String("state", stepState(o)), slog.Duration("duration", o.took)}
 			if o.err != nil {
 				step = append(step, slog.String("error", o.err.Error()))
-			} else if o.obs.Action != "" {
-				step = append(step, slog.String("action", string(o.obs.Action)))
+			} else if o.applied {
+				step = append(step, slog.String("action", string(o.res.Action)))
+			}
+			if len(o.obs.Drift) > 0 {
+				step = append(step, slog.String("drift", driftText(o.obs.Drift)))
 			}
 			attrs = append(attrs, slog.Group("step."+o.name, step...))
 		}
@@ -212,6 +236,8 @@ func stepState(o stepOutcome) string {
 		return store.StepError
 	case o.obs.Skipped:
 		return store.StepSkipped
+	case len(o.obs.Drift) > 0 && !o.applied:
+		return store.StepPending
 	default:
 		return store.StepOK
 	}

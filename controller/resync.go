@@ -51,7 +51,7 @@ func (c *Controller) jitteredResync() time.Duration {
 	return time.Duration(float64(c.o.ResyncInterval) * (0.9 + 0.2*rand.Float64()))
 }
 
-// resync queues every tenant at Low priority, reason resync, streaming ids through a cursor.
+// resync queues every tenant at Low priority, trigger resync, streaming ids through a cursor.
 // AddWait blocks while the queue holds its limit of Low keys, so memory stays flat however
 // many tenants there are: the cursor is the buffer.
 func (c *Controller) resync(ctx context.Context, s *session, why string) {
@@ -59,7 +59,7 @@ func (c *Controller) resync(ctx context.Context, s *session, why string) {
 	n := 0
 	err := c.st.StreamTenantIDs(ctx, func(id bson.ObjectID) error {
 		n++
-		return s.q.AddWait(ctx, id, reasonResync.flags())
+		return s.q.AddWait(ctx, id, triggerResync.flags())
 	})
 	if err != nil {
 		if ctx.Err() == nil && !errors.Is(err, workqueue.ErrShutDown) {

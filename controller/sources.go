@@ -98,7 +98,7 @@ func (c *Controller) startPolling(ctx context.Context, s *session, why error) *p
 	return p
 }
 
-// enqueueChange queues a tenant a source saw change: High priority, reason change.
+// enqueueChange queues a tenant a source saw change: High priority, trigger change.
 func enqueueChange(s *session, id bson.ObjectID) {
-	s.q.Add(id, workqueue.High, reasonChange.flags())
+	s.q.Add(id, workqueue.High, triggerChange.flags())
 }

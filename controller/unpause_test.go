@@ -34,7 +34,7 @@ func TestUnpauseAloneRunsTheSteps(t *testing.T) {
 	if st := e.status(tn.ID); st.LastHandledReconcileAt == token {
 		t.Error("a paused tenant's token was reported handled")
 	}
-	calls := len(e.steps[0].callsOf("ensure", tn.ID.Hex()))
+	calls := len(e.steps[0].callsOf("observe", tn.ID.Hex()))
 
 	if _, err := e.st.SetAnnotation(ctx, "unpause", store.AnnotationPaused, ""); err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func TestUnpauseAloneRunsTheSteps(t *testing.T) {
 			findCondition(st.Conditions, condPaused) == nil && st.LastHandledReconcileAt == token
 	})
 	e.waitIntervals(3)
-	if n := len(e.steps[0].callsOf("ensure", tn.ID.Hex())) - calls; n != 1 {
+	if n := len(e.steps[0].callsOf("observe", tn.ID.Hex())) - calls; n != 1 {
 		t.Errorf("authentik ensured %d times after the unpause, want 1", n)
 	}
 	if st := e.status(tn.ID); st.ObservedGeneration != 1 {

@@ -22,7 +22,7 @@ func (c *Controller) processNextItem(ctx context.Context, s *session) bool {
 	}
 	defer s.q.Done(id)
 
-	res, err := c.reconcile(ctx, request{id: id, why: reason(flags), term: s.term})
+	res, err := c.reconcile(ctx, request{id: id, why: trigger(flags), term: s.term})
 	switch {
 	case ctx.Err() != nil:
 		// Leadership ended mid-reconcile: nothing is requeued; the next leader's start-up
@@ -32,9 +32,9 @@ func (c *Controller) processNextItem(ctx context.Context, s *session) bool {
 		// lease document says. Stop everything now.
 		s.lose(err)
 	case err != nil:
-		s.q.AddRateLimited(id, 0, reasonRetry.flags())
+		s.q.AddRateLimited(id, 0, triggerRetry.flags())
 	case res.requeue:
-		s.q.AddRateLimited(id, res.minDelay, reasonRetry.flags())
+		s.q.AddRateLimited(id, res.minDelay, triggerRetry.flags())
 	case res.holdBackoff:
 		// Nothing was retried (a change event found the status current, a step still
 		// failing): the retry already scheduled keeps its place in the backoff sequence.

@@ -66,6 +66,10 @@ func (b *logBuffer) lines(msg string) []map[string]any {
 	return out
 }
 
+// testSteps are the step names the wiring passes in production (integrations.StepNames(); this
+// package does not import integrations, its tests neither).
+func testSteps() []string { return []string{"authentik", "stalwart", "ocis"} }
+
 func newEnv(t testing.TB, mods ...func(*Config)) *testEnv {
 	t.Helper()
 	return newEnvHook(t, nil, mods...)
@@ -82,7 +86,7 @@ func newEnvHook(t testing.TB, hook func(*Server), mods ...func(*Config)) *testEn
 	t.Cleanup(issSrv.Close)
 	e := &testEnv{t: t, iss: iss, st: storetest.NewStore(t), reg: prometheus.NewRegistry(), logs: &logBuffer{}}
 	cfg := Config{
-		Store: e.st, Version: "test", Registerer: e.reg, Gatherer: e.reg,
+		Store: e.st, Version: "test", Registerer: e.reg, Gatherer: e.reg, Steps: testSteps(),
 		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)),
 		Auth: AuthConfig{
 			IssuerURL: iss.URL(), Audiences: []string{audPortal, audPartner}, OperatorAudiences: []string{audConsole},

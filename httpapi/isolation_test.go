@@ -27,6 +27,10 @@ func TestOtherUsersTenantIsNotFound(t *testing.T) {
 		{method: http.MethodPost, path: "/tenants/a-corp/reconcile?wait=1s"},
 		{method: http.MethodPost, path: "/tenants/a-corp/suspend"},
 		{method: http.MethodPost, path: "/tenants/a-corp/resume"},
+		{method: http.MethodPost, path: "/tenants/a-corp/drift-check"},
+		{method: http.MethodPost, path: "/tenants/a-corp/drift-check?wait=1s"},
+		{method: http.MethodGet, path: "/tenants/a-corp/events"},
+		{method: http.MethodGet, path: "/tenants/a-corp/events?limit=5"},
 	}
 	invisible := make([]resp, len(routes))
 	for i, r := range routes {

@@ -46,8 +46,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if diff := cmp.Diff(registered, documented); diff != "" {
 		t.Fatalf("routes (-registered +documented):\n%s", diff)
 	}
-	if len(registered) != 23 {
-		t.Errorf("%d routes registered; DESIGN §5 has 22, plus GET /openapi.json", len(registered))
+	if len(registered) != 25 {
+		t.Errorf("%d routes registered; want 25: the 22 of the first stage, GET /openapi.json, drift-check and events", len(registered))
 	}
 }
 

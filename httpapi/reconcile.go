@@ -90,12 +90,19 @@ const (
 	waitGone
 )
 
-// waitHandled polls the tenant and its status document until the controller has handled
-// token (or a request written after it, see reached), the tenant disappears, or wait runs out.
-// Polling (every pollInterval, a ticker, no busy loop) works on every Mongo-wire server, change
-// streams or not. When the client goes away the request context ends and so does the wait, at
-// once.
+// waitHandled waits until the controller has handled token (or a request written after it,
+// see reached), the tenant disappears, or wait runs out.
 func (s *Server) waitHandled(ctx context.Context, id bson.ObjectID, token string, wait time.Duration) (waitOutcome, error) {
+	return s.waitFor(ctx, id, wait, func(t *store.Tenant, st *store.Status) bool {
+		return st != nil && reached(st.LastHandledReconcileAt, token, t.Metadata.Annotations[store.AnnotationReconcileRequestedAt])
+	})
+}
+
+// waitFor polls the tenant and its status document until done holds, the tenant disappears,
+// or wait runs out. Polling (every pollInterval, a ticker, no busy loop) works on every
+// Mongo-wire server, change streams or not. When the client goes away the request context
+// ends and so does the wait, at once. st is nil before the controller's first write.
+func (s *Server) waitFor(ctx context.Context, id bson.ObjectID, wait time.Duration, done func(t *store.Tenant, st *store.Status) bool) (waitOutcome, error) {
 	s.waiting.Add(1)
 	defer s.waiting.Add(-1)
 	deadline := time.NewTimer(wait)
@@ -111,10 +118,13 @@ func (s *Server) waitHandled(ctx context.Context, id bson.ObjectID, token string
 		}
 		st, err := s.store.GetStatus(ctx, id)
 		switch {
-		case err == nil && reached(st.LastHandledReconcileAt, token, tn.Metadata.Annotations[store.AnnotationReconcileRequestedAt]):
-			return waitHandled, nil
-		case err != nil && !errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, store.ErrNotFound):
+			st = nil
+		case err != nil:
 			return 0, err
+		}
+		if done(tn, st) {
+			return waitHandled, nil
 		}
 		select {
 		case <-ctx.Done():

@@ -14,9 +14,15 @@ import (
 	"github.com/dezky/platform-api/store/storetest"
 )
 
-// fakeReconciler stands in for the controller: it watches the tenant's annotation and, on a new
-// token, does what handle says. It stops with the test.
+// fakeReconciler stands in for the controller: it watches the tenant's reconcile annotation and,
+// on a new token, does what handle says. It stops with the test.
 func fakeReconciler(t *testing.T, st *store.Store, slug string, handle func(ctx context.Context, tn *store.Tenant, token string)) {
+	t.Helper()
+	watchAnnotation(t, st, slug, store.AnnotationReconcileRequestedAt, handle)
+}
+
+// watchAnnotation calls handle with every new value of the tenant's annotation key.
+func watchAnnotation(t *testing.T, st *store.Store, slug, key string, handle func(ctx context.Context, tn *store.Tenant, token string)) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -36,7 +42,7 @@ func fakeReconciler(t *testing.T, st *store.Store, slug string, handle func(ctx 
 			if err != nil {
 				continue
 			}
-			if tok := tn.Metadata.Annotations[store.AnnotationReconcileRequestedAt]; tok != "" && tok != seen {
+			if tok := tn.Metadata.Annotations[key]; tok != "" && tok != seen {
 				seen = tok
 				handle(ctx, tn, tok)
 			}

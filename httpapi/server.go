@@ -19,9 +19,6 @@ import (
 // ServiceName is the health identifier the portal and deployments already know.
 const ServiceName = "dezky-platform-api"
 
-// DefaultSteps are the integration steps a tenant without a status shows as pending.
-func DefaultSteps() []string { return []string{"authentik", "stalwart", "ocis"} }
-
 // Config configures New. The zero value of each optional field means the documented default.
 type Config struct {
 	// Store is required.
@@ -37,8 +34,9 @@ type Config struct {
 	Gatherer   prometheus.Gatherer
 	// Auth configures token verification; required unless Auth.Disabled.
 	Auth AuthConfig
-	// Steps are the configured integration step names, shown as "pending" on a tenant the
-	// controller has not reported on yet. Defaults to DefaultSteps().
+	// Steps are the integration step names (the wiring passes integrations.StepNames(); this
+	// package does not import integrations), shown as "pending" on a tenant the controller has
+	// not reported on yet. Empty shows no steps until the controller reports.
 	Steps []string
 	// Controller is this process's controller, asked by /ready; nil when the process runs no
 	// controller (MODE=api).
@@ -111,9 +109,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if len(cfg.Steps) == 0 {
-		cfg.Steps = DefaultSteps()
-	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 30 * time.Second
 	}
@@ -185,6 +180,8 @@ func (s *Server) newEcho() *echo.Echo {
 	user(http.MethodPatch, "/tenants/:slug", s.patchTenant)
 	user(http.MethodDelete, "/tenants/:slug", s.deleteTenant)
 	user(http.MethodPost, routeReconcile, s.reconcileTenant)
+	user(http.MethodPost, "/tenants/:slug/drift-check", s.driftCheckTenant)
+	user(http.MethodGet, "/tenants/:slug/events", s.listEvents)
 	user(http.MethodPost, "/tenants/:slug/suspend", s.suspendTenant)
 	user(http.MethodPost, "/tenants/:slug/resume", s.resumeTenant)
 

@@ -30,17 +30,18 @@ const followUpTimeout = 10 * time.Second
 
 // createTenantBody is the flat POST body of DESIGN §10.
 type createTenantBody struct {
-	Slug      string             `json:"slug"`
-	Name      string             `json:"name"`
-	Plan      string             `json:"plan"`
-	PartnerID string             `json:"partnerId"`
-	Mail      *store.MailSpec    `json:"mail"`
-	Storage   *store.StorageSpec `json:"storage"`
+	Slug             string             `json:"slug"`
+	Name             string             `json:"name"`
+	Plan             string             `json:"plan"`
+	PartnerID        string             `json:"partnerId"`
+	Mail             *store.MailSpec    `json:"mail"`
+	Storage          *store.StorageSpec `json:"storage"`
+	ManagementPolicy string             `json:"managementPolicy"`
 }
 
 func createTenantSchema() schema {
 	return schema{
-		"slug": nil, "name": nil, "plan": nil, "partnerId": nil,
+		"slug": nil, "name": nil, "plan": nil, "partnerId": nil, "managementPolicy": nil,
 		"mail":    {"domain": nil, "quotaBytes": nil},
 		"storage": {"quotaBytes": nil},
 	}
@@ -51,7 +52,7 @@ func createTenantSchema() schema {
 // them is refused in patchTenant.
 func specPatchSchema() schema {
 	return schema{
-		"name": nil, "plan": nil, "partnerId": nil, "suspended": nil,
+		"name": nil, "plan": nil, "partnerId": nil, "suspended": nil, "managementPolicy": nil,
 		"owner":   {"sub": nil, "email": nil},
 		"mail":    {"domain": nil, "quotaBytes": nil},
 		"storage": {"quotaBytes": nil},
@@ -99,7 +100,7 @@ func (s *Server) create(c echo.Context, partner string) error {
 	}
 	spec := store.Spec{
 		Name: body.Name, Plan: body.Plan, PartnerID: body.PartnerID,
-		Owner: ownerOf(p), Mail: body.Mail, Storage: body.Storage,
+		Owner: ownerOf(p), Mail: body.Mail, Storage: body.Storage, ManagementPolicy: body.ManagementPolicy,
 	}
 	t, err := s.store.CreateTenant(ctx, store.NewTenant{Slug: body.Slug, Spec: spec})
 	if errors.Is(err, store.ErrAlreadyExists) {

@@ -62,15 +62,15 @@ func TestTenantLifecycle(t *testing.T) {
 		"spec": map[string]any{
 			"name": "Acme", "plan": "standard", "partnerId": nil, "suspended": false,
 			"owner": map[string]any{"sub": "alice", "email": "alice@example.com"},
-			"mail":  map[string]any{"domain": "acme.example"}, "storage": nil,
+			"mail":  map[string]any{"domain": "acme.example"}, "storage": nil, "managementPolicy": "Full",
 		},
 		"status": map[string]any{
 			"phase": "Pending", "observedGeneration": 0.0, "lastReconciledAt": nil, "lastHandledReconcileAt": nil,
-			"conditions": []any{},
+			"conditions": []any{}, "lastDriftCheck": nil,
 			"steps": map[string]any{
-				"authentik": map[string]any{"state": "pending", "observedGeneration": 0.0, "lastTransitionTime": nil, "attempts": 0.0},
-				"stalwart":  map[string]any{"state": "pending", "observedGeneration": 0.0, "lastTransitionTime": nil, "attempts": 0.0},
-				"ocis":      map[string]any{"state": "pending", "observedGeneration": 0.0, "lastTransitionTime": nil, "attempts": 0.0},
+				"authentik": map[string]any{"state": "pending", "observedGeneration": 0.0, "lastTransitionTime": nil, "attempts": 0.0, "drift": []any{}},
+				"stalwart":  map[string]any{"state": "pending", "observedGeneration": 0.0, "lastTransitionTime": nil, "attempts": 0.0, "drift": []any{}},
+				"ocis":      map[string]any{"state": "pending", "observedGeneration": 0.0, "lastTransitionTime": nil, "attempts": 0.0, "drift": []any{}},
 			},
 		},
 	}
@@ -193,11 +193,14 @@ func TestCreateDefaultsAndPendingSteps(t *testing.T) {
 	}
 	steps := dig(v, "status", "steps").(map[string]any)
 	want := map[string]any{
-		"authentik": map[string]any{"state": "pending", "observedGeneration": 0.0, "lastTransitionTime": nil, "attempts": 0.0},
-		"stalwart":  map[string]any{"state": "skipped", "observedGeneration": 0.0, "lastTransitionTime": nil, "attempts": 0.0},
+		"authentik": map[string]any{"state": "pending", "observedGeneration": 0.0, "lastTransitionTime": nil, "attempts": 0.0, "drift": []any{}},
+		"stalwart":  map[string]any{"state": "pending", "observedGeneration": 0.0, "lastTransitionTime": nil, "attempts": 0.0, "drift": []any{}},
 	}
 	if diff := cmp.Diff(want, steps); diff != "" {
-		t.Errorf("configured steps only; stalwart skipped without a mail domain (-want +got):\n%s", diff)
+		t.Errorf("configured steps only, each pending until the controller reports (-want +got):\n%s", diff)
+	}
+	if dig(v, "spec", "managementPolicy") != "Full" {
+		t.Errorf("managementPolicy %v, want the default Full", dig(v, "spec", "managementPolicy"))
 	}
 }
 

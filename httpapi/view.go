@@ -7,9 +7,6 @@ import (
 	"github.com/dezky/platform-api/store"
 )
 
-// stepStalwart is the mail step: without a mail domain it has nothing to do (DESIGN §4).
-const stepStalwart = "stalwart"
-
 // tenantView is the one JSON shape of a tenant everywhere: desired state and observed state
 // merged (DESIGN §4, "the API merges both documents into one view"). Empty maps and lists
 // are sent as {} and [], absent times as null, so clients never special-case a missing key.
@@ -32,13 +29,14 @@ type metadataView struct {
 }
 
 type specView struct {
-	Name      string             `json:"name"`
-	Plan      string             `json:"plan"`
-	PartnerID *string            `json:"partnerId"`
-	Owner     store.Owner        `json:"owner"`
-	Suspended bool               `json:"suspended"`
-	Mail      *store.MailSpec    `json:"mail"`
-	Storage   *store.StorageSpec `json:"storage"`
+	Name             string             `json:"name"`
+	Plan             string             `json:"plan"`
+	PartnerID        *string            `json:"partnerId"`
+	Owner            store.Owner        `json:"owner"`
+	Suspended        bool               `json:"suspended"`
+	Mail             *store.MailSpec    `json:"mail"`
+	Storage          *store.StorageSpec `json:"storage"`
+	ManagementPolicy string             `json:"managementPolicy"`
 }
 
 type statusView struct {
@@ -48,15 +46,45 @@ type statusView struct {
 	LastHandledReconcileAt *string             `json:"lastHandledReconcileAt"`
 	Conditions             []store.Condition   `json:"conditions"`
 	Steps                  map[string]stepView `json:"steps"`
+	LastDriftCheck         *driftCheckView     `json:"lastDriftCheck"`
 }
 
 type stepView struct {
-	State              string     `json:"state"`
-	Message            string     `json:"message,omitempty"`
-	ExternalID         string     `json:"externalId,omitempty"`
-	ObservedGeneration int64      `json:"observedGeneration"`
-	LastTransitionTime *time.Time `json:"lastTransitionTime"`
-	Attempts           int        `json:"attempts"`
+	State              string        `json:"state"`
+	Message            string        `json:"message,omitempty"`
+	ExternalID         string        `json:"externalId,omitempty"`
+	ObservedGeneration int64         `json:"observedGeneration"`
+	LastTransitionTime *time.Time    `json:"lastTransitionTime"`
+	Attempts           int           `json:"attempts"`
+	Drift              []store.Drift `json:"drift"`
+}
+
+// driftCheckView is status.lastDriftCheck, with every list present.
+type driftCheckView struct {
+	Token     string                          `json:"token"`
+	CheckedAt time.Time                       `json:"checkedAt"`
+	InSync    bool                            `json:"inSync"`
+	Steps     map[string]store.StepDriftCheck `json:"steps"`
+}
+
+func driftCheckViewOf(dc *store.DriftCheck) *driftCheckView {
+	if dc == nil {
+		return nil
+	}
+	v := &driftCheckView{Token: dc.Token, CheckedAt: dc.CheckedAt, InSync: dc.InSync,
+		Steps: make(map[string]store.StepDriftCheck, len(dc.Steps))}
+	for name, sc := range dc.Steps {
+		sc.Drift = nonNilDrift(sc.Drift)
+		v.Steps[name] = sc
+	}
+	return v
+}
+
+func nonNilDrift(d []store.Drift) []store.Drift {
+	if d == nil {
+		return []store.Drift{}
+	}
+	return d
 }
 
 // viewOf merges a tenant and its status (nil before the controller's first write).
@@ -70,7 +98,7 @@ func (s *Server) viewOf(t *store.Tenant, st *store.Status) tenantView {
 		},
 		Spec: specView{
 			Name: t.Spec.Name, Plan: t.Spec.Plan, Owner: t.Spec.Owner, Suspended: t.Spec.Suspended,
-			Mail: t.Spec.Mail, Storage: t.Spec.Storage,
+			Mail: t.Spec.Mail, Storage: t.Spec.Storage, ManagementPolicy: t.Spec.Policy(),
 		},
 	}
 	if t.Spec.PartnerID != "" {
@@ -78,11 +106,12 @@ func (s *Server) viewOf(t *store.Tenant, st *store.Status) tenantView {
 		v.Spec.PartnerID = &p
 	}
 	if st == nil {
-		v.Status = s.pendingStatus(t)
+		v.Status = s.pendingStatus()
 	} else {
 		v.Status = statusView{
 			Phase: st.Phase, ObservedGeneration: st.ObservedGeneration, LastReconciledAt: st.LastReconciledAt,
 			Conditions: st.Conditions, Steps: make(map[string]stepView, len(st.Steps)),
+			LastDriftCheck: driftCheckViewOf(st.LastDriftCheck),
 		}
 		if st.LastHandledReconcileAt != "" {
 			h := st.LastHandledReconcileAt
@@ -90,16 +119,15 @@ func (s *Server) viewOf(t *store.Tenant, st *store.Status) tenantView {
 		}
 		for name, step := range st.Steps {
 			sv := stepView{State: step.State, Message: step.Message, ExternalID: step.ExternalID,
-				ObservedGeneration: step.ObservedGeneration, Attempts: step.Attempts}
+				ObservedGeneration: step.ObservedGeneration, Attempts: step.Attempts, Drift: nonNilDrift(step.Drift)}
 			if !step.LastTransitionTime.IsZero() {
 				lt := step.LastTransitionTime
 				sv.LastTransitionTime = &lt
 			}
-			// A spec change the controller has not attempted yet: the step's state describes an
-			// older generation, and DESIGN §10 calls a step "pending" until its first attempt for
-			// the current one. The controller cannot say so itself before it runs.
-			if step.ObservedGeneration < md.Generation && md.DeletionRequestedAt == nil {
-				sv.State, sv.Message = store.StepPending, ""
+			// A spec change the controller has not attempted yet reads pending (store.StateAt):
+			// the stored state describes an older generation.
+			if md.DeletionRequestedAt == nil && step.StateAt(md.Generation) != step.State {
+				sv.State, sv.Message, sv.Drift = step.StateAt(md.Generation), "", []store.Drift{}
 			}
 			v.Status.Steps[name] = sv
 		}
@@ -119,15 +147,11 @@ func (s *Server) viewOf(t *store.Tenant, st *store.Status) tenantView {
 }
 
 // pendingStatus is what a tenant shows before the controller first reports: every configured
-// step pending, except the mail step of a tenant without a mail domain, which will be skipped.
-func (s *Server) pendingStatus(t *store.Tenant) statusView {
+// step pending (the controller decides which apply).
+func (s *Server) pendingStatus() statusView {
 	sv := statusView{Phase: store.PhasePending, Steps: make(map[string]stepView, len(s.cfg.Steps))}
 	for _, name := range s.cfg.Steps {
-		state := store.StepPending
-		if name == stepStalwart && (t.Spec.Mail == nil || t.Spec.Mail.Domain == "") {
-			state = store.StepSkipped
-		}
-		sv.Steps[name] = stepView{State: state}
+		sv.Steps[name] = stepView{State: store.StepPending, Drift: []store.Drift{}}
 	}
 	return sv
 }

@@ -39,7 +39,8 @@ func (k Kind) String() string {
 }
 
 // Error is a classified upstream error. Message is the upstream's own text (safe to show an
-// operator: it never holds a secret).
+// operator: it never holds a secret, but it may name internal hosts, so tenant owners are shown
+// Describe's words instead).
 type Error struct {
 	Kind Kind
 	// Op names what was attempted ("create authentik group").
@@ -48,6 +49,10 @@ type Error struct {
 	Status int
 	// Message is the upstream's explanation.
 	Message string
+	// Public, when set, is a sentence this service wrote about the tenant's own objects (a name
+	// taken by another tenant, a space the service account cannot manage): safe to show a tenant
+	// owner as it is, and more useful to them than the failure class.
+	Public string
 	// RetryAfter is the server's requested delay (429/503 Retry-After), zero when none.
 	RetryAfter time.Duration
 	// Err is the underlying cause, if any.
@@ -98,10 +103,51 @@ func RetryAfterOf(err error) time.Duration {
 	return 0
 }
 
-// PermanentError builds a Permanent error for a rule violation found by the client itself (a
-// name owned by another tenant).
+// PermanentError builds a Permanent error for a failure found by the client itself (an
+// unreadable response, a request it could not build). Owners see only its class.
 func PermanentError(op, msg string) error {
 	return &Error{Kind: Permanent, Op: op, Message: msg}
+}
+
+// ConflictError builds a Permanent error for a rule about the tenant's own objects that only a
+// person can resolve (another tenant's marker on the object, an address taken by an account of
+// another kind). msg is written by this service and shown to the tenant's owner as it is.
+func ConflictError(op, msg string) error {
+	return &Error{Kind: Permanent, Op: op, Message: msg, Public: msg}
+}
+
+// Describe turns err into words a tenant owner may read: which upstream (by its plain noun,
+// see UpstreamNoun) and what class of failure, never an address, URL or raw upstream text.
+// The full error goes to logs and to events, which operators read.
+func Describe(noun string, err error) string {
+	var e *Error
+	if !errors.As(err, &e) {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return noun + " did not answer in time; retrying"
+		}
+		return noun + " step failed unexpectedly; retrying"
+	}
+	if e.Public != "" {
+		return e.Public
+	}
+	switch {
+	case e.Kind == Retryable && e.Message == "timeout":
+		return noun + " did not answer in time; retrying"
+	case e.Kind == Retryable && e.Status == 0:
+		return noun + " unreachable; retrying"
+	case e.Status == http.StatusTooManyRequests:
+		return noun + " is limiting our requests; retrying"
+	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden:
+		return noun + " refused our credentials; an operator must check them"
+	case e.Kind == Retryable && e.Status >= 500:
+		return fmt.Sprintf("%s failed (HTTP %d); retrying", noun, e.Status)
+	case e.Kind == Retryable:
+		return noun + " answered unexpectedly; retrying"
+	case e.Status != 0:
+		return fmt.Sprintf("%s refused the change (HTTP %d); an operator must look", noun, e.Status)
+	default:
+		return noun + " refused the change; an operator must look"
+	}
 }
 
 // TransportError classifies an error returned by http.Client.Do (no response): always

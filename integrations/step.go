@@ -2,6 +2,7 @@ package integrations
 
 import (
 	"context"
+	"strconv"
 	"strings"
 )
 
@@ -30,6 +31,20 @@ func MarkerOwner(text string) (tenantID string, found bool) {
 	return rest, true
 }
 
+// OwnerOfText reads the marker in a free-text field: Ours when it names tenantID, Foreign when
+// it names another tenant, Unmarked when there is none.
+func OwnerOfText(text, tenantID string) Owner {
+	owner, found := MarkerOwner(text)
+	switch {
+	case !found:
+		return Unmarked
+	case strings.EqualFold(owner, tenantID):
+		return Ours
+	default:
+		return Foreign
+	}
+}
+
 // Desired is what one tenant wants from the upstreams, already resolved by the controller (plan
 // quotas applied, owner looked up). Steps take it by value and never see a store document.
 type Desired struct {
@@ -56,7 +71,72 @@ type Desired struct {
 	ExternalID string
 }
 
-// Action says what an Ensure or Delete did upstream, so the controller can record events.
+// Owner says whose an observed upstream object is, read from its marker.
+type Owner int
+
+// Owners. The zero value means nothing was found to own.
+const (
+	// NoOwner: there is no object (Observation.Exists is false).
+	NoOwner Owner = iota
+	// Ours: the object carries this tenant's marker.
+	Ours
+	// Unmarked: the object carries no dezky marker; Apply adopts it by writing the marker.
+	Unmarked
+	// Foreign: the object carries another tenant's marker; it is never touched.
+	Foreign
+)
+
+func (o Owner) String() string {
+	switch o {
+	case Ours:
+		return "ours"
+	case Unmarked:
+		return "unmarked"
+	case Foreign:
+		return "foreign"
+	default:
+		return "none"
+	}
+}
+
+// Missing is Drift.Got for an object that does not exist upstream.
+const Missing = "missing"
+
+// Drift is one field whose upstream value differs from the desired one. Field names are stable
+// and documented per step (docs/ARCHITECTURE.md, "Drift fields"); Want and Got are the values as
+// text, Got "missing" when the object itself is absent.
+type Drift struct {
+	Field string
+	Want  string
+	Got   string
+}
+
+// Observation is what Observe found upstream: read only, nothing changed.
+type Observation struct {
+	// Exists is true when the step's main object was found (by recorded id, deterministic name
+	// or marker).
+	Exists bool
+	// ExternalID is the upstream's own id of the main object, when it exists.
+	ExternalID string
+	// Owner is whose the main object is (NoOwner when it does not exist).
+	Owner Owner
+	// Drift lists what differs from the desired state; empty means up to date. A missing object
+	// is one entry with Got "missing".
+	Drift []Drift
+	// Skipped is true when the step does not apply (upstream not configured, no mail domain).
+	Skipped bool
+	// Message is a short note for people (e.g. "owner not found in authentik"); it must be safe
+	// to show a tenant owner: no URL, address or raw upstream text.
+	Message string
+	// Object is the step's own record of what it read (unexported types of the step's package),
+	// handed back to Apply so it need not read again. Nil means Apply reads for itself.
+	Object any
+}
+
+// InSync reports whether nothing differs.
+func (o Observation) InSync() bool { return len(o.Drift) == 0 }
+
+// Action says what an Apply or Delete did upstream, so the controller can record events.
 type Action string
 
 // Actions a step reports.
@@ -68,28 +148,34 @@ const (
 	ActionDeleted   Action = "deleted"
 )
 
-// Observed is what a step saw after Ensure.
+// Observed is what a step reports after Apply.
 type Observed struct {
 	// ExternalID is the upstream's own id for the step's main object (Authentik group pk,
 	// Stalwart domain id, oCIS drive id); recorded in steps.<name>.externalId.
 	ExternalID string
-	// Action is what Ensure had to do.
+	// Action is the most significant thing Apply did.
 	Action Action
-	// Skipped is true when the step does not apply (upstream not configured, no mail domain).
-	Skipped bool
-	// Message is a short human note (e.g. "owner not found in authentik"); empty when all is well.
+	// Message is a short owner-safe note; empty when all is well.
 	Message string
 }
 
-// Step drives one upstream toward a Desired value. Implementations are safe for concurrent use
-// by several workers, each call idempotent.
+// Step drives one upstream toward a Desired value, in crossplane-runtime's vocabulary: Observe
+// reads and compares, Apply creates, adopts or corrects, Delete tears down. Implementations are
+// safe for concurrent use by several workers, every call idempotent.
 type Step interface {
 	// Name is the key in status.steps (authentik, stalwart, ocis).
 	Name() string
-	// Ensure finds, creates or corrects the step's objects and reports what it saw. It never
-	// creates a second object when retried after a lost response.
-	Ensure(ctx context.Context, d Desired) (Observed, error)
-	// Delete tears the step's objects down; an object already gone is success.
+	// Observe finds the step's objects and reports how they differ from d. It never writes
+	// upstream, whatever it finds (a missing object, a foreign marker).
+	Observe(ctx context.Context, d Desired) (Observation, error)
+	// Apply brings the upstream to d, starting from o (a fresh Observe of d). It creates what
+	// is missing, adopts an unmarked object by writing the marker, corrects what drifted, and
+	// never creates a second object when retried after a lost response. An object carrying
+	// another tenant's marker is refused with a permanent error.
+	Apply(ctx context.Context, d Desired, o Observation) (Observed, error)
+	// Delete tears the step's objects down. An object already gone is success, and so is one
+	// that is not ours (another tenant's marker, or none where ours was expected): it is left
+	// untouched, so a foreign object can never keep a tenant from being deleted.
 	Delete(ctx context.Context, d Desired) error
 }
 
@@ -104,10 +190,49 @@ type Skipped struct {
 // Name implements Step.
 func (s Skipped) Name() string { return s.StepName }
 
-// Ensure implements Step: nothing to do.
-func (s Skipped) Ensure(context.Context, Desired) (Observed, error) {
-	return Observed{Skipped: true, Action: ActionUnchanged, Message: s.Reason}, nil
+// Observe implements Step: nothing to look at.
+func (s Skipped) Observe(context.Context, Desired) (Observation, error) {
+	return Observation{Skipped: true, Message: s.Reason}, nil
+}
+
+// Apply implements Step: nothing to do.
+func (s Skipped) Apply(context.Context, Desired, Observation) (Observed, error) {
+	return Observed{Action: ActionUnchanged, Message: s.Reason}, nil
 }
 
 // Delete implements Step: nothing to tear down.
 func (s Skipped) Delete(context.Context, Desired) error { return nil }
+
+// DriftBuilder collects drift entries with their values rendered as text.
+type DriftBuilder []Drift
+
+// Add records field as drifted from want to got.
+func (b *DriftBuilder) Add(field, want, got string) {
+	*b = append(*b, Drift{Field: field, Want: want, Got: got})
+}
+
+// Bool records a boolean field when want and got differ.
+func (b *DriftBuilder) Bool(field string, want, got bool) {
+	if want != got {
+		b.Add(field, strconv.FormatBool(want), strconv.FormatBool(got))
+	}
+}
+
+// Int records an integer field when want and got differ; a zero got is shown as "none".
+func (b *DriftBuilder) Int(field string, want, got int64) {
+	if want == got {
+		return
+	}
+	g := "none"
+	if got != 0 {
+		g = strconv.FormatInt(got, 10)
+	}
+	b.Add(field, strconv.FormatInt(want, 10), g)
+}
+
+// String records a text field when want and got differ.
+func (b *DriftBuilder) String(field, want, got string) {
+	if want != got {
+		b.Add(field, want, got)
+	}
+}

@@ -22,6 +22,24 @@ func (s *Store) AppendEvent(ctx context.Context, ev Event) error {
 	return nil
 }
 
+// AppendEvents records several events in one insert.
+func (s *Store) AppendEvents(ctx context.Context, evs []Event) error {
+	docs := make([]any, len(evs))
+	for i, ev := range evs {
+		if ev.ID.IsZero() {
+			ev.ID = bson.NewObjectID()
+		}
+		if ev.Time.IsZero() {
+			ev.Time = s.Now()
+		}
+		docs[i] = ev
+	}
+	if _, err := s.db.Collection(CollEvents).InsertMany(ctx, docs); err != nil {
+		return fmt.Errorf("append events: %w", err)
+	}
+	return nil
+}
+
 // ListEvents returns a tenant's newest events first, at most limit.
 func (s *Store) ListEvents(ctx context.Context, tenantID bson.ObjectID, limit int) ([]Event, error) {
 	opts := options.Find().SetSort(bson.D{{Key: "time", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit))

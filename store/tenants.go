@@ -35,6 +35,9 @@ func (s *Store) CreateTenant(ctx context.Context, n NewTenant) (*Tenant, error) 
 	if n.Spec.Plan == "" {
 		n.Spec.Plan = plan.Default
 	}
+	if n.Spec.ManagementPolicy == "" {
+		n.Spec.ManagementPolicy = PolicyFull
+	}
 	ve := &ValidationError{}
 	checkSlug(ve, "slug", n.Slug)
 	if err := ValidateSpec(n.Spec); err != nil {
@@ -428,11 +431,13 @@ func cloneSpec(s Spec) Spec {
 	return out
 }
 
-// normalizeSpec makes equal meaning compare equal: an empty storage override is no override.
+// normalizeSpec makes equal meaning compare equal: an empty storage override is no override,
+// and no policy is the Full policy.
 func normalizeSpec(s Spec) Spec {
 	s = cloneSpec(s)
 	if s.Storage != nil && s.Storage.QuotaBytes == 0 {
 		s.Storage = nil
 	}
+	s.ManagementPolicy = s.Policy()
 	return s
 }

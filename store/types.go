@@ -24,6 +24,18 @@ const (
 	AnnotationReconcileRequestedAt = "reconcileRequestedAt"
 	// AnnotationPaused = "true" makes the controller leave the tenant alone.
 	AnnotationPaused = "paused"
+	// AnnotationDriftCheckRequestedAt holds an RFC3339Nano token; a new value asks for a dry
+	// run: every step observed, nothing written upstream, the result in status.lastDriftCheck.
+	AnnotationDriftCheckRequestedAt = "driftCheckRequestedAt"
+)
+
+// Management policies (spec.managementPolicy).
+const (
+	// PolicyFull: the controller observes and corrects (the default).
+	PolicyFull = "Full"
+	// PolicyObserveOnly: the controller observes and reports drift, and never writes upstream,
+	// not even to delete.
+	PolicyObserveOnly = "ObserveOnly"
 )
 
 // Tenant is the desired-state document in `tenants`, written by the API (and an operator's
@@ -77,6 +89,17 @@ type Spec struct {
 	Suspended bool         `bson:"suspended" json:"suspended"`
 	Mail      *MailSpec    `bson:"mail,omitempty" json:"mail,omitempty"`
 	Storage   *StorageSpec `bson:"storage,omitempty" json:"storage,omitempty"`
+	// ManagementPolicy is PolicyFull or PolicyObserveOnly; empty (documents written before the
+	// field existed) means PolicyFull.
+	ManagementPolicy string `bson:"managementPolicy,omitempty" json:"managementPolicy,omitempty"`
+}
+
+// Policy is the effective management policy: empty means Full.
+func (s Spec) Policy() string {
+	if s.ManagementPolicy == "" {
+		return PolicyFull
+	}
+	return s.ManagementPolicy
 }
 
 // Phases of a tenant (DESIGN §4).
@@ -108,6 +131,34 @@ type Status struct {
 	LeaderTerm             int64                 `bson:"leaderTerm" json:"leaderTerm"`
 	Conditions             []Condition           `bson:"conditions" json:"conditions"`
 	Steps                  map[string]StepStatus `bson:"steps" json:"steps"`
+	// LastDriftCheck is the result of the newest dry-run drift check; nil before the first.
+	LastDriftCheck *DriftCheck `bson:"lastDriftCheck,omitempty" json:"lastDriftCheck,omitempty"`
+}
+
+// Drift is one field that differs upstream from the desired state (want/got as text; got
+// "missing" for an absent object).
+type Drift struct {
+	Field string `bson:"field" json:"field"`
+	Want  string `bson:"want" json:"want"`
+	Got   string `bson:"got" json:"got"`
+}
+
+// DriftCheck is the answer to one drift-check request: every step observed, nothing changed.
+type DriftCheck struct {
+	// Token echoes annotations.driftCheckRequestedAt exactly.
+	Token     string    `bson:"token" json:"token"`
+	CheckedAt time.Time `bson:"checkedAt" json:"checkedAt"`
+	// InSync is true when no step reported drift or an error.
+	InSync bool                      `bson:"inSync" json:"inSync"`
+	Steps  map[string]StepDriftCheck `bson:"steps" json:"steps"`
+}
+
+// StepDriftCheck is one step's part of a drift check.
+type StepDriftCheck struct {
+	Exists bool    `bson:"exists" json:"exists"`
+	Drift  []Drift `bson:"drift" json:"drift"`
+	// Message says why the step could not be compared (an error) or what else it saw.
+	Message string `bson:"message,omitempty" json:"message,omitempty"`
 }
 
 // Condition is a Kubernetes-style condition.
@@ -128,6 +179,20 @@ type StepStatus struct {
 	ObservedGeneration int64     `bson:"observedGeneration" json:"observedGeneration"`
 	LastTransitionTime time.Time `bson:"lastTransitionTime" json:"lastTransitionTime"`
 	Attempts           int       `bson:"attempts" json:"attempts"`
+	// Drift is what differed upstream after this step's last reconcile: empty once Apply
+	// succeeded under Full, the differences found under ObserveOnly or after a failed Apply.
+	Drift []Drift `bson:"drift,omitempty" json:"drift,omitempty"`
+}
+
+// StateAt is the step's state as seen by a reader of a tenant at generation gen: the stored
+// state when the step was attempted for that generation, else pending (a step is pending
+// before its first attempt for the current generation). The controller writes states; this is
+// the one rule for reading them while a newer generation waits for its reconcile.
+func (s StepStatus) StateAt(gen int64) string {
+	if s.ObservedGeneration < gen {
+		return StepPending
+	}
+	return s.State
 }
 
 // Partner is a reseller.
@@ -187,5 +252,10 @@ type Event struct {
 	Type     string        `bson:"type" json:"type"` // Normal | Warning
 	Step     string        `bson:"step,omitempty" json:"step,omitempty"`
 	Reason   string        `bson:"reason" json:"reason"`
-	Message  string        `bson:"message,omitempty" json:"message,omitempty"`
+	// Message is safe for anyone who may read the tenant (no address, URL or raw upstream text).
+	Message string `bson:"message,omitempty" json:"message,omitempty"`
+	// Detail is the full error or what exactly changed, for operators only.
+	Detail string `bson:"detail,omitempty" json:"detail,omitempty"`
+	// Generation is the tenant's metadata.generation the event is about.
+	Generation int64 `bson:"generation" json:"generation"`
 }

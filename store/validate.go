@@ -70,6 +70,11 @@ func ValidateSpec(s Spec) error {
 	if s.Storage != nil {
 		checkQuota(ve, "storage.quotaBytes", s.Storage.QuotaBytes)
 	}
+	switch s.ManagementPolicy {
+	case "", PolicyFull, PolicyObserveOnly:
+	default:
+		ve.add("managementPolicy", "must be %q or %q", PolicyFull, PolicyObserveOnly)
+	}
 	return ve.orNil()
 }
 

@@ -23,6 +23,10 @@ const (
 	errDesired     = "invalid desired state for authentik"
 )
 
+// msgForeignGroup is shown to the tenant's owner: a group of the tenant's name belongs to
+// another tenant.
+const msgForeignGroup = "identity provider group %q belongs to another tenant; an operator must look"
+
 // maxPages stops a pagination loop against a server that never reports the last page.
 const maxPages = 1000
 

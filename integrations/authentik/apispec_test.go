@@ -1,6 +1,7 @@
 package authentik
 
 import (
+	"github.com/dezky/platform-api/integrations/integrationstest"
 	"testing"
 
 	"github.com/dezky/platform-api/integrations/apispec"
@@ -32,11 +33,11 @@ func TestRequestsFollowTheAPIDocument(t *testing.T) {
 	e.sim.RemoveMemberOutOfBand("tenant-acme", owner)
 	e.sim.RenameGroupOutOfBand("tenant-acme", "moved")
 	d.Suspended = true
-	if _, err := e.client.Ensure(ctx(t), d); err != nil {
+	if _, err := integrationstest.Converge(ctx(t), e.client, d); err != nil {
 		t.Fatal(err)
 	}
 	e.sim.DeleteGroupOutOfBand("tenant-acme")
-	if _, err := e.client.Ensure(ctx(t), d); err != nil {
+	if _, err := integrationstest.Converge(ctx(t), e.client, d); err != nil {
 		t.Fatal(err)
 	}
 	d.ExternalID = ""

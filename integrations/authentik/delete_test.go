@@ -1,6 +1,7 @@
 package authentik
 
 import (
+	"github.com/dezky/platform-api/integrations/integrationstest"
 	"net/http"
 	"testing"
 
@@ -122,7 +123,7 @@ func TestDeleteFailureIsClassified(t *testing.T) {
 func ensured(t *testing.T, e *env) integrations.Desired {
 	t.Helper()
 	d := desired()
-	obs, err := e.client.Ensure(ctx(t), d)
+	obs, err := integrationstest.Converge(ctx(t), e.client, d)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,7 @@ func desired() integrations.Desired {
 func ourAttrs(suspended bool) map[string]any {
 	return map[string]any{
 		AttrTenantSlug: "acme",
-		AttrTenantID:   integrations.Marker(tenantID),
+		AttrTenantID:   tenantID,
 		AttrSuspended:  suspended,
 	}
 }

@@ -2,6 +2,7 @@ package authentik
 
 import (
 	"context"
+	"github.com/dezky/platform-api/integrations/integrationstest"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +59,7 @@ func TestUpstreamFaultsAreClassified(t *testing.T) {
 				}
 			}
 			e.sim.Faults().Set(tc.faults)
-			_, err := c.Ensure(ctx(t), desired())
+			_, err := integrationstest.Converge(ctx(t), c, desired())
 			if err == nil {
 				t.Fatalf("%s\nEnsure succeeded", tc.reason)
 			}
@@ -77,7 +78,7 @@ func TestUpstreamFaultsAreClassified(t *testing.T) {
 			// Once the fault is gone the same call converges.
 			e.sim.Faults().Clear()
 			if tc.token == "" {
-				if _, err := c.Ensure(ctx(t), desired()); err != nil {
+				if _, err := integrationstest.Converge(ctx(t), c, desired()); err != nil {
 					t.Errorf("after the fault: %v", err)
 				}
 			}
@@ -89,7 +90,7 @@ func TestContextCancellationIsRetryable(t *testing.T) {
 	e := newEnv(t)
 	c, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := e.client.Ensure(c, desired())
+	_, err := integrationstest.Converge(c, e.client, desired())
 	if !integrations.IsRetryable(err) {
 		t.Fatalf("err = %v, want retryable", err)
 	}

@@ -1,6 +1,7 @@
 package authentik
 
 import (
+	"github.com/dezky/platform-api/integrations/integrationstest"
 	"github.com/dezky/platform-api/internal/testlog"
 	"log/slog"
 	"strings"
@@ -22,11 +23,11 @@ func TestSecretsNeverLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	var errs []error
-	_, err = bad.Ensure(ctx(t), desired())
+	_, err = integrationstest.Converge(ctx(t), bad, desired())
 	errs = append(errs, err)
 
 	e.sim.Faults().Set(faults.Config{ErrorRate: 1})
-	_, err = e.client.Ensure(ctx(t), desired())
+	_, err = integrationstest.Converge(ctx(t), e.client, desired())
 	errs = append(errs, err)
 	e.sim.Faults().Clear()
 

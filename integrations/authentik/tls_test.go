@@ -2,6 +2,7 @@ package authentik
 
 import (
 	"encoding/pem"
+	"github.com/dezky/platform-api/integrations/integrationstest"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -30,7 +31,7 @@ func TestCustomCA(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = c.Ensure(ctx(t), d)
+		_, err = integrationstest.Converge(ctx(t), c, d)
 		if !integrations.IsRetryable(err) {
 			t.Fatalf("err = %v, want a retryable transport error", err)
 		}
@@ -47,7 +48,7 @@ func TestCustomCA(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		obs, err := c.Ensure(ctx(t), d)
+		obs, err := integrationstest.Converge(ctx(t), c, d)
 		if err != nil {
 			t.Fatal(err)
 		}

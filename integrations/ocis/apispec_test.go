@@ -14,6 +14,7 @@ import (
 
 	"github.com/dezky/platform-api/integrations"
 	"github.com/dezky/platform-api/integrations/apispec"
+	"github.com/dezky/platform-api/integrations/integrationstest"
 	"github.com/dezky/platform-api/integrations/sim/faults"
 	ocissim "github.com/dezky/platform-api/integrations/sim/ocis"
 )
@@ -103,7 +104,7 @@ func fullFlow(t *testing.T, e *env) {
 	d.Suspended = false
 	mustEnsure(t, e, &d) // restore
 	e.sim.Faults().Set(faults.Config{RateLimitNext: 1, RetryAfterSeconds: 1})
-	if _, err := e.client.Ensure(ctx(t), d); !integrations.IsRetryable(err) {
+	if _, err := integrationstest.Converge(ctx(t), e.client, d); !integrations.IsRetryable(err) {
 		t.Fatalf("rate-limited Ensure: %v", err)
 	}
 	if err := e.client.Delete(ctx(t), d); err != nil { // disable, purge, delete group

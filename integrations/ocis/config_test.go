@@ -1,6 +1,7 @@
 package ocis_test
 
 import (
+	"github.com/dezky/platform-api/integrations/integrationstest"
 	"strings"
 	"testing"
 
@@ -52,7 +53,7 @@ func TestBaseURLWithGraphSuffix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Ensure(ctx(t), desired()); err != nil {
+	if _, err := integrationstest.Converge(ctx(t), c, desired()); err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}
 	if e.sim.DriveCount() != 1 {
@@ -69,7 +70,7 @@ func TestCustomScopesAndPrefix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Ensure(ctx(t), desired()); err != nil {
+	if _, err := integrationstest.Converge(ctx(t), c, desired()); err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}
 	if got := e.sim.LastTokenScopes(); strings.Join(got, " ") != "openid ocis" {

@@ -3,14 +3,14 @@ package ocis
 import (
 	"context"
 	"log/slog"
-	"strings"
 
 	"github.com/dezky/platform-api/integrations"
 )
 
 // Delete tears the tenant down in oCIS: every space it owns (the recorded one and all carrying
 // its marker) is disabled, then purged; then its group is removed. Anything already gone is
-// success. A recorded id that now names another tenant's space is skipped, never deleted.
+// success. A recorded id that now names another tenant's space is skipped, never deleted, and
+// does not keep the tenant from being deleted.
 func (c *Client) Delete(ctx context.Context, d integrations.Desired) error {
 	if err := checkDesired(d); err != nil {
 		return err
@@ -20,9 +20,9 @@ func (c *Client) Delete(ctx context.Context, d integrations.Desired) error {
 		sp, err := c.getDrive(ctx, d.ExternalID)
 		switch {
 		case err == nil && sp.DriveType == driveTypeProject:
-			if owner, ok := integrations.MarkerOwner(sp.Description); ok && !strings.EqualFold(owner, d.TenantID) {
+			if integrations.OwnerOfText(sp.Description, d.TenantID) == integrations.Foreign {
 				c.log.LogAttrs(ctx, slog.LevelWarn, "recorded ocis space belongs to another tenant; not deleting it",
-					slog.String("drive", sp.ID), slog.String("owner", owner))
+					slog.String("drive", sp.ID), slog.String("description", sp.Description))
 			} else {
 				targets = append(targets, sp)
 			}

@@ -5,4 +5,8 @@
 // unique in oCIS, so the space is found by the drive id recorded last time, else by its marker
 // among all project spaces, never by name. It authenticates with OAuth2 client_credentials at
 // the IdP oCIS trusts, caching the token until shortly before it expires.
+//
+// Files, as in every integration: client.go (config, transport, auth), api.go (libre-graph
+// wire types and calls), observe.go (read and compare: the drift fields), apply.go (create,
+// adopt, correct), delete.go (teardown).
 package ocis

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dezky/platform-api/integrations"
+	"github.com/dezky/platform-api/integrations/integrationstest"
 	"github.com/dezky/platform-api/integrations/sim/faults"
 )
 
@@ -42,7 +43,7 @@ func TestUpstreamFailuresAreClassified(t *testing.T) {
 			mustEnsure(t, e, &d) // a cached token: the fault hits a graph call
 			e.sim.Faults().Set(tc.faults)
 			start := time.Now()
-			_, err := e.client.Ensure(ctx(t), d)
+			_, err := integrationstest.Converge(ctx(t), e.client, d)
 			if err == nil || integrations.KindOf(err) != tc.wantKind {
 				t.Fatalf("%s: err = %v (kind %v), want %v", tc.reason, err, integrations.KindOf(err), tc.wantKind)
 			}
@@ -53,7 +54,7 @@ func TestUpstreamFailuresAreClassified(t *testing.T) {
 				t.Errorf("%s: the call took %s with a %s timeout", tc.reason, time.Since(start), tc.timeout)
 			}
 			e.sim.Faults().Clear()
-			if _, err := e.client.Ensure(ctx(t), d); err != nil {
+			if _, err := integrationstest.Converge(ctx(t), e.client, d); err != nil {
 				t.Errorf("%s: Ensure after the fault cleared: %v", tc.reason, err)
 			}
 		})
@@ -68,7 +69,7 @@ func TestContextCancellationIsHonoured(t *testing.T) {
 	c, cancel := contextWithTimeout(150 * time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := e.client.Ensure(c, d)
+	_, err := integrationstest.Converge(c, e.client, d)
 	if !integrations.IsRetryable(err) || time.Since(start) > 2*time.Second {
 		t.Errorf("err = %v after %s: want a prompt retryable error when the context ends", err, time.Since(start))
 	}
@@ -78,7 +79,7 @@ func TestValidationFailureIsPermanentWithUpstreamMessage(t *testing.T) {
 	// A group prefix with a control character makes oCIS refuse the group's displayName.
 	e := newEnv(t, envOptions{prefix: "\x01bad-"})
 	d := desired()
-	_, err := e.client.Ensure(ctx(t), d)
+	_, err := integrationstest.Converge(ctx(t), e.client, d)
 	if !integrations.IsPermanent(err) {
 		t.Fatalf("err = %v, want permanent", err)
 	}
@@ -90,7 +91,7 @@ func TestValidationFailureIsPermanentWithUpstreamMessage(t *testing.T) {
 func TestTokenEndpointFailures(t *testing.T) {
 	t.Run("bad secret is permanent", func(t *testing.T) {
 		e := newEnv(t, envOptions{secret: "wrong-secret-value"})
-		_, err := e.client.Ensure(ctx(t), desired())
+		_, err := integrationstest.Converge(ctx(t), e.client, desired())
 		if !integrations.IsPermanent(err) || !strings.Contains(err.Error(), "invalid_client") {
 			t.Fatalf("err = %v, want permanent invalid_client", err)
 		}
@@ -109,7 +110,7 @@ func TestTokenEndpointFailures(t *testing.T) {
 	t.Run("IdP unavailable is retryable", func(t *testing.T) {
 		e := newEnv(t, envOptions{})
 		e.sim.Faults().Set(faults.Config{ErrorRate: 1, ErrorStatus: http.StatusBadGateway})
-		_, err := e.client.Ensure(ctx(t), desired())
+		_, err := integrationstest.Converge(ctx(t), e.client, desired())
 		if !integrations.IsRetryable(err) || !strings.Contains(err.Error(), "access token") {
 			t.Fatalf("err = %v, want retryable token error", err)
 		}
@@ -117,7 +118,7 @@ func TestTokenEndpointFailures(t *testing.T) {
 	t.Run("IdP rate limit keeps Retry-After", func(t *testing.T) {
 		e := newEnv(t, envOptions{})
 		e.sim.Faults().Set(faults.Config{RateLimitNext: 1, RetryAfterSeconds: 3})
-		_, err := e.client.Ensure(ctx(t), desired())
+		_, err := integrationstest.Converge(ctx(t), e.client, desired())
 		if !integrations.IsRetryable(err) || integrations.RetryAfterOf(err) != 3*time.Second {
 			t.Fatalf("err = %v (retry after %s), want retryable after 3s", err, integrations.RetryAfterOf(err))
 		}
@@ -125,7 +126,7 @@ func TestTokenEndpointFailures(t *testing.T) {
 	t.Run("IdP unreachable is retryable", func(t *testing.T) {
 		e := newEnv(t, envOptions{})
 		e.srv.Close()
-		_, err := e.client.Ensure(ctx(t), desired())
+		_, err := integrationstest.Converge(ctx(t), e.client, desired())
 		if !integrations.IsRetryable(err) {
 			t.Fatalf("err = %v, want retryable", err)
 		}

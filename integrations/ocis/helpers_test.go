@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dezky/platform-api/integrations"
+	"github.com/dezky/platform-api/integrations/integrationstest"
 	"github.com/dezky/platform-api/integrations/ocis"
 	"github.com/dezky/platform-api/integrations/sim/faults"
 	ocissim "github.com/dezky/platform-api/integrations/sim/ocis"
@@ -86,7 +87,7 @@ func ctx(t *testing.T) context.Context {
 // mustEnsure runs Ensure and records the external id, as the controller does.
 func mustEnsure(t *testing.T, e *env, d *integrations.Desired) integrations.Observed {
 	t.Helper()
-	obs, err := e.client.Ensure(ctx(t), *d)
+	obs, err := integrationstest.Converge(ctx(t), e.client, *d)
 	if err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}

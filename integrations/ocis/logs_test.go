@@ -2,6 +2,7 @@ package ocis_test
 
 import (
 	"encoding/base64"
+	"github.com/dezky/platform-api/integrations/integrationstest"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,7 +20,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 
 	bad := newEnv(t, envOptions{secret: wrongSecret})
 	envs = append(envs, bad)
-	if _, err := bad.client.Ensure(ctx(t), desired()); err != nil {
+	if _, err := integrationstest.Converge(ctx(t), bad.client, desired()); err != nil {
 		texts = append(texts, err.Error())
 	} else {
 		t.Fatal("Ensure with a wrong secret succeeded")
@@ -30,7 +31,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	d := desired()
 	mustEnsure(t, e, &d)
 	e.sim.Faults().Set(faults.Config{ErrorRate: 1, ErrorStatus: http.StatusInternalServerError})
-	if _, err := e.client.Ensure(ctx(t), d); err != nil {
+	if _, err := integrationstest.Converge(ctx(t), e.client, d); err != nil {
 		texts = append(texts, err.Error())
 	}
 	e.sim.Faults().Clear()

@@ -2,6 +2,7 @@ package ocis_test
 
 import (
 	"encoding/pem"
+	"github.com/dezky/platform-api/integrations/integrationstest"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -32,7 +33,7 @@ func TestCustomCAReachesTheIdP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := untrusting.Ensure(ctx(t), desired()); !integrations.IsRetryable(err) || sim.TokensIssued() != 0 {
+	if _, err := integrationstest.Converge(ctx(t), untrusting, desired()); !integrations.IsRetryable(err) || sim.TokensIssued() != 0 {
 		t.Fatalf("without the CA: err = %v, %d tokens; want a retryable TLS failure", err, sim.TokensIssued())
 	}
 
@@ -41,7 +42,7 @@ func TestCustomCAReachesTheIdP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := trusting.Ensure(ctx(t), desired()); err != nil {
+	if _, err := integrationstest.Converge(ctx(t), trusting, desired()); err != nil {
 		t.Fatalf("with CA_FILE: %v", err)
 	}
 	if sim.TokensIssued() != 1 || sim.DriveCount() != 1 {

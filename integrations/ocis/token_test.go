@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dezky/platform-api/integrations"
+	"github.com/dezky/platform-api/integrations/integrationstest"
 	ocissim "github.com/dezky/platform-api/integrations/sim/ocis"
 )
 
@@ -40,7 +41,7 @@ func TestTokenIsSharedByConcurrentCalls(t *testing.T) {
 			d := desired()
 			d.TenantID = fmt.Sprintf("65f0c0ffee0000000000100%d", i)
 			d.Slug = fmt.Sprintf("t%d", i)
-			if _, err := e.client.Ensure(ctx(t), d); err != nil {
+			if _, err := integrationstest.Converge(ctx(t), e.client, d); err != nil {
 				errs <- err
 			}
 		}(i)
@@ -89,7 +90,7 @@ func TestRefusedTokenIsReplaced(t *testing.T) {
 	d := desired()
 	mustEnsure(t, e, &d)
 	e.sim.ExpireTokens()
-	obs, err := e.client.Ensure(ctx(t), d)
+	obs, err := integrationstest.Converge(ctx(t), e.client, d)
 	if err != nil || obs.Action != integrations.ActionUnchanged {
 		t.Fatalf("Ensure after the token was revoked: %+v, %v", obs, err)
 	}

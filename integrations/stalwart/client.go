@@ -1,6 +1,9 @@
 package stalwart
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,12 +12,13 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/dezky/platform-api/integrations"
 )
 
 // StepName is the step's key in status.steps.
-const StepName = "stalwart"
+const StepName = integrations.StepStalwart
 
 // Config configures a Client.
 type Config struct {
@@ -67,3 +71,190 @@ func New(cfg Config) (*Client, error) {
 
 // Name implements integrations.Step.
 func (c *Client) Name() string { return StepName }
+
+// Transport: one HTTP exchange, logged without headers.
+
+// maxResponseBytes bounds how much of a response the client reads: the largest answer it asks
+// for is one page of maxObjectsInGet small objects.
+const maxResponseBytes = 16 << 20
+
+// send performs one HTTP exchange and logs it at Debug (method, path, status, duration; never a
+// header). A transport failure is returned already classified as retryable.
+func (c *Client) send(ctx context.Context, op, method, target string, body []byte) (*http.Response, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
+	if err != nil {
+		return nil, nil, integrations.PermanentError(op, err.Error())
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.log.DebugContext(ctx, "stalwart call", "method", method, "path", req.URL.Path,
+			"duration", time.Since(start), "error", err.Error())
+		return nil, nil, integrations.TransportError(op, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	c.log.DebugContext(ctx, "stalwart call", "method", method, "path", resp.Request.URL.Path,
+		"status", resp.StatusCode, "duration", time.Since(start))
+	if err != nil {
+		return nil, nil, integrations.TransportError(op, err)
+	}
+	return resp, data, nil
+}
+
+// problemMessage extracts the explanation from a request-level error body, an RFC 7807 problem
+// (Stalwart's RequestError: type, status, title, detail and, for limits, limit).
+func problemMessage(status int, body []byte) string {
+	var p struct {
+		Type   string `json:"type"`
+		Title  string `json:"title"`
+		Detail string `json:"detail"`
+		Limit  string `json:"limit"`
+	}
+	_ = json.Unmarshal(body, &p)
+	msg := p.Detail
+	if msg == "" {
+		msg = p.Title
+	}
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	if p.Type != "" && p.Type != "about:blank" {
+		msg = p.Type + ": " + msg
+	}
+	if p.Limit != "" {
+		msg += " (" + p.Limit + ")"
+	}
+	return msg
+}
+
+// statusError classifies a non-2xx answer. A 404 from the JMAP endpoints means the server (or
+// the URL configured for it) is wrong, never that one of our objects is gone, so it is
+// Permanent rather than NotFound (a Delete must not read it as "already deleted").
+func statusError(op string, resp *http.Response, body []byte) error {
+	msg := problemMessage(resp.StatusCode, body)
+	if resp.StatusCode == http.StatusNotFound {
+		return &integrations.Error{Kind: integrations.Permanent, Op: op, Status: resp.StatusCode, Message: msg}
+	}
+	return integrations.StatusError(op, resp.StatusCode, resp.Header, msg)
+}
+
+// The JMAP session: discovered once, cached until the server says it changed.
+
+// Capability URNs every request names in "using" (DESIGN §10).
+const (
+	capCore     = "urn:ietf:params:jmap:core"
+	capStalwart = "urn:stalwart:jmap"
+)
+
+// RFC 8620 §2's suggested minimums, used when a session omits a limit.
+const (
+	fallbackMaxCalls = 16
+	fallbackMaxGet   = 500
+	fallbackMaxSet   = 500
+)
+
+// session is what the client keeps of the JMAP session resource.
+type session struct {
+	apiURL string
+	// accountID is the primary account for urn:stalwart:jmap; empty when the session names none
+	// (then calls leave accountId out and Stalwart uses the token's own account).
+	accountID string
+	state     string
+	maxCalls  int
+	maxGet    int
+	maxSet    int
+}
+
+// session returns the cached session, fetching it when there is none.
+func (c *Client) session(ctx context.Context) (*session, error) {
+	c.mu.Lock()
+	s := c.sess
+	c.mu.Unlock()
+	if s != nil {
+		return s, nil
+	}
+	s, err := c.fetchSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.sess = s
+	c.mu.Unlock()
+	return s, nil
+}
+
+// dropSession forgets s (and only s: another worker may already have fetched a newer one), so
+// the next call refetches it.
+func (c *Client) dropSession(s *session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == s {
+		c.sess = nil
+	}
+}
+
+// fetchSession reads /.well-known/jmap. Stalwart answers 307 with an empty body to
+// /jmap/session; net/http follows it and keeps the Authorization header because the redirect
+// stays on the same host (it would drop it for another host, which is what we want).
+func (c *Client) fetchSession(ctx context.Context) (*session, error) {
+	target := c.base.JoinPath(".well-known", "jmap").String()
+	resp, body, err := c.send(ctx, errSession, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, statusError(errSession, resp, body)
+	}
+	var raw struct {
+		Capabilities map[string]json.RawMessage `json:"capabilities"`
+		// primaryAccounts values are ids; decoded loosely so an odd entry does not fail the
+		// whole session.
+		PrimaryAccounts map[string]any `json:"primaryAccounts"`
+		APIURL          string         `json:"apiUrl"`
+		State           string         `json:"state"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, &integrations.Error{Kind: integrations.Retryable, Op: errSession, Status: resp.StatusCode,
+			Message: msgBadResponse, Err: err}
+	}
+	api, err := resp.Request.URL.Parse(raw.APIURL)
+	if err != nil || raw.APIURL == "" || (api.Scheme != "http" && api.Scheme != "https") {
+		return nil, integrations.PermanentError(errSession, "session has no usable apiUrl")
+	}
+	var core struct {
+		MaxCallsInRequest int `json:"maxCallsInRequest"`
+		MaxObjectsInGet   int `json:"maxObjectsInGet"`
+		MaxObjectsInSet   int `json:"maxObjectsInSet"`
+	}
+	if c, ok := raw.Capabilities[capCore]; ok {
+		_ = json.Unmarshal(c, &core)
+	}
+	s := &session{
+		apiURL:   api.String(),
+		state:    raw.State,
+		maxCalls: orDefault(core.MaxCallsInRequest, fallbackMaxCalls),
+		maxGet:   orDefault(core.MaxObjectsInGet, fallbackMaxGet),
+		maxSet:   orDefault(core.MaxObjectsInSet, fallbackMaxSet),
+	}
+	if id, ok := raw.PrimaryAccounts[capStalwart].(string); ok {
+		s.accountID = id
+	}
+	return s, nil
+}
+
+func orDefault(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}

@@ -2,6 +2,7 @@ package stalwart_test
 
 import (
 	"errors"
+	"github.com/dezky/platform-api/integrations/integrationstest"
 	"strings"
 	"testing"
 	"time"
@@ -92,13 +93,13 @@ func TestErrorClassification(t *testing.T) {
 			if domain == "" {
 				domain = "acme.example"
 			}
-			_, err := e.client.Ensure(ctx(t), desired(domain))
+			_, err := integrationstest.Converge(ctx(t), e.client, desired(domain))
 			if got := describe(err); !tc.want.matches(got) {
 				t.Errorf("%s:\n got %+v\nwant %+v (msg as a substring)", tc.reason, got, tc.want)
 			}
 			if tc.want.kind == integrations.Retryable && tc.opts.PublicURL == "" {
 				e.sim.Faults().Clear()
-				if _, err := e.client.Ensure(ctx(t), desired(domain)); err != nil {
+				if _, err := integrationstest.Converge(ctx(t), e.client, desired(domain)); err != nil {
 					t.Errorf("%s: Ensure after the fault cleared: %v", tc.reason, err)
 				}
 				if e.sim.DomainCount() != 1 || e.sim.AccountCount() != 1 {
@@ -142,7 +143,7 @@ func TestAPINotFoundIsPermanent(t *testing.T) {
 	// A second simulator whose session advertises an apiUrl on the first one, under a prefix.
 	moved := newEnv(t, stalwartsim.Options{PublicURL: e.srv.URL + "/moved"})
 	d := desired("acme.example")
-	_, ensureErr := moved.client.Ensure(ctx(t), d)
+	_, ensureErr := integrationstest.Converge(ctx(t), moved.client, d)
 	d.ExternalID = "anything"
 	deleteErr := moved.client.Delete(ctx(t), d)
 	got := []any{integrations.KindOf(ensureErr), integrations.KindOf(deleteErr), moved.sessionFetches()}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/dezky/platform-api/integrations/integrationstest"
 	"github.com/dezky/platform-api/internal/testlog"
 	"log/slog"
 	"net/http"
@@ -76,7 +77,7 @@ func ctx(t *testing.T) context.Context {
 // ensure runs Ensure and fails the test on error.
 func (e *env) ensure(t *testing.T, d integrations.Desired) integrations.Observed {
 	t.Helper()
-	obs, err := e.client.Ensure(ctx(t), d)
+	obs, err := integrationstest.Converge(ctx(t), e.client, d)
 	if err != nil {
 		t.Fatalf("Ensure(%s): %v", d.MailDomain, err)
 	}

@@ -1,6 +1,7 @@
 package stalwart_test
 
 import (
+	"github.com/dezky/platform-api/integrations/integrationstest"
 	"strings"
 	"testing"
 
@@ -27,7 +28,7 @@ func TestOwnership(t *testing.T) {
 		"ForeignDomain": {
 			reason:  "a domain carrying another tenant's marker is not adopted",
 			seed:    func(t *testing.T, e *env) { mustSeedDomain(t, e, foreign) },
-			wantErr: "another tenant's marker",
+			wantErr: "belongs to another tenant",
 			domDesc: foreign,
 		},
 		"UnmarkedDomain": {
@@ -55,7 +56,7 @@ func TestOwnership(t *testing.T) {
 				mustSeedDomain(t, e, integrations.Marker(tenantA))
 				mustSeedAccount(t, e, "Group", foreign, 1)
 			},
-			wantErr:   "another tenant's marker",
+			wantErr:   "belongs to another tenant",
 			domDesc:   integrations.Marker(tenantA),
 			teamDesc:  foreign,
 			wantTeams: 1,
@@ -75,7 +76,7 @@ func TestOwnership(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, stalwartsim.Options{})
 			tc.seed(t, e)
-			obs, err := e.client.Ensure(ctx(t), desired("acme.example"))
+			obs, err := integrationstest.Converge(ctx(t), e.client, desired("acme.example"))
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("%s: %v", tc.reason, err)
@@ -98,11 +99,13 @@ func TestOwnership(t *testing.T) {
 	}
 }
 
-func mustSeedDomain(t *testing.T, e *env, description string) {
+func mustSeedDomain(t *testing.T, e *env, description string) string {
 	t.Helper()
-	if _, err := e.sim.CreateDomainOutOfBand("acme.example", description); err != nil {
+	id, err := e.sim.CreateDomainOutOfBand("acme.example", description)
+	if err != nil {
 		t.Fatal(err)
 	}
+	return id
 }
 
 func mustSeedAccount(t *testing.T, e *env, typ, description string, quota int64) {
@@ -122,7 +125,7 @@ func TestAliasTaken(t *testing.T) {
 	if err := e.sim.SetDomainAliases("main.example", "acme.example"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.client.Ensure(ctx(t), desired("acme.example"))
+	_, err := integrationstest.Converge(ctx(t), e.client, desired("acme.example"))
 	if !integrations.IsPermanent(err) || !strings.Contains(err.Error(), "taken by domain main.example") {
 		t.Fatalf("Ensure of an alias: %v, want permanent 'taken by domain main.example'", err)
 	}

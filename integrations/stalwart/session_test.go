@@ -1,6 +1,7 @@
 package stalwart_test
 
 import (
+	"github.com/dezky/platform-api/integrations/integrationstest"
 	"slices"
 	"strings"
 	"testing"
@@ -135,20 +136,81 @@ func TestSmallLimits(t *testing.T) {
 	}
 }
 
-// TestDomainChanged: when spec.mail.domain changes, the old domain (which holds mail) is left in
-// place and reported; the new one is created.
+// TestDomainChanged: when spec.mail.domain changes, the new domain is created and the old one,
+// carrying this tenant's marker, is torn down, and the message says so; an old domain that still
+// holds mailboxes, or is not ours, stays and the message says that instead.
 func TestDomainChanged(t *testing.T) {
-	e := newEnv(t, stalwartsim.Options{})
-	d := desired("old.example")
-	d.ExternalID = e.ensure(t, d).ExternalID
-	d.MailDomain = "new.example"
-	obs := e.ensure(t, d)
-	dom, _ := e.sim.DomainByName("new.example")
-	if obs.ExternalID != dom.ID || obs.Action != integrations.ActionCreated || !strings.Contains(obs.Message, "old.example") {
-		t.Errorf("Observed %+v, want created %s with a note about old.example", obs, dom.ID)
+	cases := map[string]struct {
+		reason     string
+		setup      func(t *testing.T, e *env, oldID string)
+		wantOld    bool
+		wantInNote string
+	}{
+		"ours": {reason: "the old domain is removed", wantInNote: "old.example was removed"},
+		"mailboxes": {
+			reason: "a mailbox on the old domain keeps it in place",
+			setup: func(t *testing.T, e *env, _ string) {
+				if _, err := e.sim.CreateAccountOutOfBand("User", "old.example", "alice", "", 0); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantOld: true, wantInNote: "old.example still holds mailboxes",
+		},
+		"not ours": {
+			reason: "an old domain that lost our marker to another tenant is left alone",
+			setup: func(t *testing.T, e *env, _ string) {
+				if err := e.sim.SetDomainDescription("old.example", integrations.Marker(tenantB)); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantOld: true, wantInNote: "old.example is not ours",
+		},
 	}
-	if e.sim.DomainCount() != 2 {
-		t.Errorf("%d domains, want 2", e.sim.DomainCount())
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, stalwartsim.Options{})
+			d := desired("old.example")
+			d.ExternalID = e.ensure(t, d).ExternalID
+			if tc.setup != nil {
+				tc.setup(t, e, d.ExternalID)
+			}
+			d.MailDomain = "new.example"
+			obs := e.ensure(t, d)
+			dom, _ := e.sim.DomainByName("new.example")
+			if obs.ExternalID != dom.ID || !strings.Contains(obs.Message, tc.wantInNote) {
+				t.Errorf("%s: Observed %+v, want %s with a note containing %q", tc.reason, obs, dom.ID, tc.wantInNote)
+			}
+			if _, ok := e.sim.DomainByName("old.example"); ok != tc.wantOld {
+				t.Errorf("%s: old domain present = %v, want %v", tc.reason, ok, tc.wantOld)
+			}
+		})
+	}
+}
+
+// TestMailRemoved: removing spec.mail tears the recorded domain down, then the step is skipped.
+func TestMailRemoved(t *testing.T) {
+	e := newEnv(t, stalwartsim.Options{})
+	d := desired("acme.example")
+	d.ExternalID = e.ensure(t, d).ExternalID
+	d.MailDomain = ""
+	o, err := e.client.Observe(ctx(t), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []integrations.Drift{{Field: stalwart.FieldDomain, Want: "none", Got: "acme.example"}}
+	if diff := cmp.Diff(want, o.Drift); diff != "" || o.Skipped {
+		t.Fatalf("Observe after removing mail (skipped %v) drift -want +got:\n%s", o.Skipped, diff)
+	}
+	res, err := e.client.Apply(ctx(t), d, o)
+	if err != nil || res.ExternalID != "" || !strings.Contains(res.Message, "acme.example was removed") {
+		t.Fatalf("Apply = %+v, %v; want the domain removed and no external id", res, err)
+	}
+	if e.sim.DomainCount() != 0 || e.sim.AccountCount() != 0 {
+		t.Errorf("%d domains and %d accounts left", e.sim.DomainCount(), e.sim.AccountCount())
+	}
+	d.ExternalID = res.ExternalID
+	if o, err := e.client.Observe(ctx(t), d); err != nil || !o.Skipped {
+		t.Errorf("next Observe = %+v, %v; want skipped", o, err)
 	}
 }
 
@@ -160,14 +222,14 @@ func TestSecretsNeverLogged(t *testing.T) {
 
 	var errs []error
 	e.sim.Faults().Set(faults.Config{ErrorRate: 1, ErrorStatus: 503})
-	_, err := e.client.Ensure(ctx(t), desired("acme.example"))
+	_, err := integrationstest.Converge(ctx(t), e.client, desired("acme.example"))
 	errs = append(errs, err)
 	e.sim.Faults().Clear()
 	e.sim.InjectServerFail(1)
-	_, err = e.client.Ensure(ctx(t), desired("acme.example"))
+	_, err = integrationstest.Converge(ctx(t), e.client, desired("acme.example"))
 	errs = append(errs, err)
 	fullFlow(t, e)
-	_, err = bad.client.Ensure(ctx(t), desired("acme.example"))
+	_, err = integrationstest.Converge(ctx(t), bad.client, desired("acme.example"))
 	errs = append(errs, err)
 
 	logs := e.logs.String() + bad.logs.String()

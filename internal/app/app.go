@@ -156,7 +156,7 @@ func buildHandler(ctx context.Context, o Options, st *store.Store, reg *promethe
 	}
 	api, err := httpapi.New(ctx, httpapi.Config{
 		Store: st, Version: o.Version, Logger: o.Logger.With("component", "http"),
-		Registerer: reg, Gatherer: reg, Steps: StepNames(), Controller: readiness,
+		Registerer: reg, Gatherer: reg, Steps: integrations.StepNames(), Controller: readiness,
 		Auth: httpapi.AuthConfig{
 			IssuerURL: cfg.OIDCIssuerURL, Audiences: cfg.OIDCAudiences, OperatorAudiences: cfg.OIDCOperatorAudiences,
 			OperatorGroup: cfg.OperatorGroup, Disabled: cfg.AuthDisabled, HTTPClient: oidcClient,

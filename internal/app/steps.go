@@ -11,18 +11,12 @@ import (
 	"github.com/dezky/platform-api/internal/config"
 )
 
-// Step names, in reconcile order (teardown runs in reverse).
+// The steps are built in integrations.StepNames() order (teardown runs in reverse).
 const (
-	StepAuthentik = "authentik"
-	StepStalwart  = "stalwart"
-	StepOCIS      = "ocis"
+	StepAuthentik = integrations.StepAuthentik
+	StepStalwart  = integrations.StepStalwart
+	StepOCIS      = integrations.StepOCIS
 )
-
-// StepNames lists every step in order.
-var stepOrder = []string{StepAuthentik, StepStalwart, StepOCIS}
-
-// StepNames returns the step names in reconcile order.
-func StepNames() []string { return append([]string(nil), stepOrder...) }
 
 // BuildSteps makes one Step per upstream, in reconcile order; an upstream whose URL is empty
 // becomes an integrations.Skipped step so its state reads "skipped", not "pending".

@@ -11,6 +11,38 @@ import (
 	"github.com/dezky/platform-api/integrations"
 )
 
+// Operations, used as the Op of every error this package returns.
+const (
+	errSession       = "cannot get stalwart jmap session"
+	errGetDomain     = "cannot get stalwart domain"
+	errFindDomain    = "cannot find stalwart domain"
+	errCreateDomain  = "cannot create stalwart domain"
+	errUpdateDomain  = "cannot update stalwart domain"
+	errDeleteDomain  = "cannot delete stalwart domain"
+	errFindAccount   = "cannot find stalwart team account"
+	errCreateAccount = "cannot create stalwart team account"
+	errUpdateAccount = "cannot update stalwart team account"
+	errDeleteAccount = "cannot delete stalwart team account"
+	errDeleteDkim    = "cannot delete stalwart dkim signatures"
+)
+
+// Messages. The ones that reach a tenant's owner (step messages, ConflictError) name only the
+// tenant's own domain and addresses; the others are for operators (logs, events).
+const (
+	msgForeignDomain   = "mail domain %s belongs to another tenant; an operator must look"
+	msgForeignAccount  = "mail account %s belongs to another tenant; an operator must look"
+	msgAccountNotGroup = "the address %s is taken by a %s account; an operator must look"
+	msgAliasTaken      = "the mail domain name %s is taken by another domain's alias; an operator must look"
+	msgVanished        = "object %s disappeared during the update"
+	msgLinked          = "domain %s is still linked to %s"
+	msgNoMailDomain    = "no mail domain"
+	msgSuspended       = "mail domain disabled (tenant suspended)"
+	msgOldDomain       = "the previous mail domain %s is not ours; left in place"
+	msgOldRemoved      = "the previous mail domain %s was removed"
+	msgOldLeft         = "the previous mail domain %s still holds mailboxes; left in place"
+	msgBadResponse     = "unexpected jmap response"
+)
+
 // invocation is one JMAP method call (RFC 8620 §3.2).
 type invocation struct {
 	name string
@@ -339,4 +371,150 @@ func findObject[T any](ctx context.Context, c *Client, op, typ string, filter ma
 			return nil, nil
 		}
 	}
+}
+
+// JMAP method names (urn:stalwart:jmap registry objects).
+const (
+	domainGet    = "x:Domain/get"
+	domainSet    = "x:Domain/set"
+	domainQuery  = "x:Domain/query"
+	accountGet   = "x:Account/get"
+	accountSet   = "x:Account/set"
+	accountQuery = "x:Account/query"
+	dkimQuery    = "x:DkimSignature/query"
+	dkimSet      = "x:DkimSignature/set"
+	typeDomain   = "x:Domain"
+	typeAccount  = "x:Account"
+)
+
+// domainProps are the Domain properties the step reads (domain.md).
+var domainProps = []string{"id", "name", "description", "isEnabled"}
+
+// domain is the part of a Stalwart Domain the step looks at.
+type domain struct {
+	ID          string  `json:"id"`
+	Name        string  `json:"name"`
+	Description *string `json:"description"`
+	// IsEnabled defaults to true when absent (schema default).
+	IsEnabled *bool `json:"isEnabled"`
+}
+
+func (d *domain) description() string {
+	if d.Description == nil {
+		return ""
+	}
+	return *d.Description
+}
+
+func (d *domain) enabled() bool { return d.IsEnabled == nil || *d.IsEnabled }
+
+// normalizeDomain is how Stalwart stores a domain name: trimmed and lowercased.
+func normalizeDomain(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
+
+// getDomain reads one domain by id; nil when it does not exist.
+func (c *Client) getDomain(ctx context.Context, op, id string) (*domain, error) {
+	res, err := c.exec(ctx, op, []invocation{{name: domainGet, id: "d",
+		args: map[string]any{"ids": []string{id}, "properties": domainProps}}})
+	if err != nil {
+		return nil, err
+	}
+	g, err := decode[getResult[domain]](op, res, "d")
+	if err != nil || len(g.List) == 0 {
+		return nil, err
+	}
+	return &g.List[0], nil
+}
+
+// findDomain looks a domain up by name. x:Domain/query's name filter is a text match, so the
+// exact name is compared on the objects it returns.
+func (c *Client) findDomain(ctx context.Context, name string) (*domain, error) {
+	return findObject(ctx, c, errFindDomain, typeDomain, map[string]any{"name": name}, domainProps,
+		func(d domain) bool { return d.Name == name })
+}
+
+// withMarker keeps an adopted object's description and appends the marker.
+func withMarker(desc, marker string) string {
+	if strings.TrimSpace(desc) == "" {
+		return marker
+	}
+	return strings.TrimSpace(desc) + " " + marker
+}
+
+// update applies one PatchObject to id with method (x:Domain/set or x:Account/set).
+func (c *Client) update(ctx context.Context, op, method, id string, patch map[string]any) error {
+	res, err := c.exec(ctx, op, []invocation{{name: method, id: "u",
+		args: map[string]any{"update": map[string]any{id: patch}}}})
+	if err != nil {
+		return err
+	}
+	set, err := decode[setResult](op, res, "u")
+	if err != nil {
+		return err
+	}
+	if se, ok := set.NotUpdated[id]; ok {
+		if se.Type == "notFound" {
+			// Gone between our read and our write: the next attempt recreates it.
+			return &integrations.Error{Kind: integrations.Retryable, Op: op, Message: fmt.Sprintf(msgVanished, id)}
+		}
+		return se.toError(op)
+	}
+	if _, ok := set.Updated[id]; !ok {
+		return integrations.PermanentError(op, msgBadResponse)
+	}
+	return nil
+}
+
+// teamName is the local part of the tenant's group account (team@<domain>).
+const teamName = "team"
+
+// quotaKey is the StorageQuota entry holding the disk quota in bytes (account.md).
+const quotaKey = "maxDiskQuota"
+
+// accountProps are the Account properties the step reads.
+var accountProps = []string{"id", "@type", "name", "domainId", "description", "quotas"}
+
+// account is the part of a Stalwart Account the step looks at.
+type account struct {
+	ID          string           `json:"id"`
+	Type        string           `json:"@type"`
+	Name        string           `json:"name"`
+	DomainID    string           `json:"domainId"`
+	Description *string          `json:"description"`
+	Quotas      map[string]int64 `json:"quotas"`
+}
+
+func (a *account) description() string {
+	if a.Description == nil {
+		return ""
+	}
+	return *a.Description
+}
+
+// teamQuery is the x:Account/query filter for team@<domain>. The name filter matches local
+// parts textually, so domainId narrows it and the name is compared exactly afterwards.
+func teamQuery(domainID string) map[string]any {
+	return map[string]any{"name": teamName, "domainId": domainID}
+}
+
+func isTeam(domainID string) func(account) bool {
+	return func(a account) bool { return a.Name == teamName && a.DomainID == domainID }
+}
+
+// findTeam looks up team@<domain> (of any account type).
+func (c *Client) findTeam(ctx context.Context, domainID string) (*account, error) {
+	return findObject(ctx, c, errFindAccount, typeAccount, teamQuery(domainID), accountProps, isTeam(domainID))
+}
+
+// getAccount reads one account by id; nil when it does not exist.
+func (c *Client) getAccount(ctx context.Context, op, id string) (*account, error) {
+	res, err := c.exec(ctx, op, []invocation{{name: accountGet, id: "a",
+		args: map[string]any{"ids": []string{id}, "properties": accountProps}}})
+	if err != nil {
+		return nil, err
+	}
+	g, err := decode[getResult[account]](op, res, "a")
+	if err != nil || len(g.List) == 0 {
+		return nil, err
+	}
+	return &g.List[0], nil
 }

@@ -12,16 +12,16 @@ import (
 	"github.com/dezky/platform-api/store"
 )
 
-// TestSummarise: the phase and step states DESIGN §4 and §10 promise, from one reconcile's
+// TestSummarise: the phase and step states docs/ARCHITECTURE.md promises, from one reconcile's
 // outcomes and the stored status before it.
 func TestSummarise(t *testing.T) {
 	now := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 	earlier := now.Add(-time.Hour)
 	ok := func(name string) stepOutcome {
-		return stepOutcome{name: name, obs: integrations.Observed{ExternalID: name + "-id", Action: integrations.ActionUnchanged}}
+		return stepOutcome{name: name, observed: true, obs: integrations.Observation{Exists: true, ExternalID: name + "-id", Owner: integrations.Ours}}
 	}
 	skipped := func(name string) stepOutcome {
-		return stepOutcome{name: name, obs: integrations.Observed{Skipped: true, Message: "no mail domain"}}
+		return stepOutcome{name: name, observed: true, obs: integrations.Observation{Skipped: true, Message: "no mail domain"}}
 	}
 	failed := func(name string) stepOutcome { return stepOutcome{name: name, err: errors.New("upstream says no")} }
 	stored := func(phase string, states map[string]string, attempts int) *store.Status {
@@ -145,10 +145,11 @@ func TestStableResyncWritesNothing(t *testing.T) {
 	}
 	tn := &store.Tenant{ID: bson.NewObjectID(), Metadata: store.Metadata{Slug: "acme", Generation: 1,
 		Annotations: map[string]string{store.AnnotationReconcileRequestedAt: "2026-11-28T08:00:00.5Z"}}}
+	missing := integrations.Observation{Drift: []integrations.Drift{{Field: "x", Want: "y", Got: integrations.Missing}}}
 	outcomes := []stepOutcome{
-		{name: "authentik", obs: integrations.Observed{ExternalID: "a", Action: integrations.ActionCreated}},
-		{name: "stalwart", obs: integrations.Observed{Skipped: true, Message: "no mail domain"}},
-		{name: "ocis", obs: integrations.Observed{ExternalID: "o", Action: integrations.ActionCreated}},
+		{name: "authentik", observed: true, obs: missing, applied: true, res: integrations.Observed{ExternalID: "a", Action: integrations.ActionCreated}},
+		{name: "stalwart", observed: true, obs: integrations.Observation{Skipped: true, Message: "no mail domain"}},
+		{name: "ocis", observed: true, obs: missing, applied: true, res: integrations.Observed{ExternalID: "o", Action: integrations.ActionCreated}},
 	}
 	run := func(prev *store.Status, at time.Time) *store.Status {
 		next := c.baseStatus(tn, prev, at)
@@ -162,7 +163,11 @@ func TestStableResyncWritesNothing(t *testing.T) {
 	if first.LastHandledReconcileAt != "2026-11-28T08:00:00.5Z" {
 		t.Errorf("lastHandledReconcileAt %q, want the annotation's string exactly", first.LastHandledReconcileAt)
 	}
-	outcomes[0].obs.Action, outcomes[2].obs.Action = integrations.ActionUnchanged, integrations.ActionUnchanged
+	inSync := func(id string) integrations.Observation {
+		return integrations.Observation{Exists: true, ExternalID: id, Owner: integrations.Ours}
+	}
+	outcomes[0] = stepOutcome{name: "authentik", observed: true, obs: inSync("a")}
+	outcomes[2] = stepOutcome{name: "ocis", observed: true, obs: inSync("o")}
 	second := run(first, now.Add(time.Minute))
 	if !sameStatus(first, second) {
 		t.Errorf("a stable reconcile changed the status (-first +second):\n%s", cmp.Diff(first, second))

@@ -2,6 +2,7 @@ package stalwart_test
 
 import (
 	"fmt"
+	"github.com/dezky/platform-api/integrations/integrationstest"
 	"sync"
 	"testing"
 	"time"
@@ -22,9 +23,9 @@ func TestName(t *testing.T) {
 
 func TestSkippedWithoutMailDomain(t *testing.T) {
 	e := newEnv(t, stalwartsim.Options{})
-	obs := e.ensure(t, desired(""))
-	if !obs.Skipped || e.sim.Faults().Calls() != 0 {
-		t.Errorf("Ensure without a mail domain: %+v after %d upstream calls; want skipped and none", obs, e.sim.Faults().Calls())
+	o, err := e.client.Observe(ctx(t), desired(""))
+	if err != nil || !o.Skipped || e.sim.Faults().Calls() != 0 {
+		t.Errorf("Observe without a mail domain: %+v, %v after %d upstream calls; want skipped and none", o, err, e.sim.Faults().Calls())
 	}
 }
 
@@ -89,7 +90,7 @@ func TestLostCreateResponse(t *testing.T) {
 			e := newEnv(t, stalwartsim.Options{})
 			e.sim.Faults().DropResponseOnce(isCreate(tc.method))
 			d := desired("acme.example")
-			_, err := e.client.Ensure(ctx(t), d)
+			_, err := integrationstest.Converge(ctx(t), e.client, d)
 			if !integrations.IsRetryable(err) {
 				t.Fatalf("%s: first Ensure error %v, want retryable", tc.reason, err)
 			}
@@ -114,7 +115,7 @@ func TestConcurrentCreateAdoptsPrimaryKey(t *testing.T) {
 	obs := make([]integrations.Observed, 2)
 	errs := make([]error, 2)
 	for i := range 2 {
-		wg.Go(func() { obs[i], errs[i] = e.client.Ensure(ctx(t), desired("acme.example")) })
+		wg.Go(func() { obs[i], errs[i] = integrationstest.Converge(ctx(t), e.client, desired("acme.example")) })
 	}
 	wg.Wait()
 	creates := 0

@@ -1,6 +1,7 @@
 package authentik
 
 import (
+	"github.com/dezky/platform-api/integrations/integrationstest"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,7 +17,7 @@ func TestEnsureCreatesGroupWithOwner(t *testing.T) {
 	owner := e.sim.AddUser("owner", ownerEmail)
 	e.sim.AddUser("someone", "someone@else.example")
 
-	obs, err := e.client.Ensure(ctx(t), desired())
+	obs, err := integrationstest.Converge(ctx(t), e.client, desired())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func TestEnsureTwiceMakesOneGroup(t *testing.T) {
 	e := newEnv(t)
 	e.sim.AddUser("owner", ownerEmail)
 	d := desired()
-	first, err := e.client.Ensure(ctx(t), d)
+	first, err := integrationstest.Converge(ctx(t), e.client, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func TestEnsureTwiceMakesOneGroup(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e.sim.Faults().ResetRecording()
 			d.ExternalID = tc.externalID
-			obs, err := e.client.Ensure(ctx(t), d)
+			obs, err := integrationstest.Converge(ctx(t), e.client, d)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,14 +88,14 @@ func TestEnsureAfterLostCreateResponse(t *testing.T) {
 	e.sim.AddUser("owner", ownerEmail)
 	e.sim.Faults().DropResponseOnce(isCreate)
 
-	_, err := e.client.Ensure(ctx(t), desired())
+	_, err := integrationstest.Converge(ctx(t), e.client, desired())
 	if !integrations.IsRetryable(err) {
 		t.Fatalf("lost response: err = %v, want a retryable error", err)
 	}
 	if n := e.sim.GroupCount(); n != 1 {
 		t.Fatalf("the create was carried out: GroupCount = %d, want 1", n)
 	}
-	obs, err := e.client.Ensure(ctx(t), desired())
+	obs, err := integrationstest.Converge(ctx(t), e.client, desired())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,7 @@ func TestEnsureCreateMeetsDuplicateName(t *testing.T) {
 			reason:     "somebody made the group by hand: adopt it and write the marker",
 			attrs:      map[string]any{"team": "x"},
 			wantAction: integrations.ActionAdopted,
-			wantAttrs:  map[string]any{"team": "x", AttrTenantSlug: "acme", AttrTenantID: integrations.Marker(tenantID), AttrSuspended: false},
+			wantAttrs:  map[string]any{"team": "x", AttrTenantSlug: "acme", AttrTenantID: tenantID, AttrSuspended: false},
 		},
 		"foreign": {
 			reason:    "another tenant holds the name: permanent, nothing changed",
@@ -154,7 +155,7 @@ func TestEnsureCreateMeetsDuplicateName(t *testing.T) {
 			e := newEnv(t)
 			e.sim.AddUser("owner", ownerEmail)
 			racingCreate(e, tc.attrs)
-			obs, err := e.client.Ensure(ctx(t), desired())
+			obs, err := integrationstest.Converge(ctx(t), e.client, desired())
 			switch {
 			case tc.wantPerm && !integrations.IsPermanent(err):
 				t.Fatalf("%s\nerr = %v, want permanent", tc.reason, err)
@@ -182,23 +183,23 @@ func TestEnsureOwnership(t *testing.T) {
 		wantPerm   bool
 		wantAttrs  map[string]any
 	}{
-		"our marker": {
-			reason:     "a group carrying our marker is ours",
+		"our bare id": {
+			reason:     "a group carrying our bare id (what the Node service wrote) is ours",
 			attrs:      ourAttrs(false),
 			wantAction: integrations.ActionUnchanged,
 			wantAttrs:  ourAttrs(false),
 		},
-		"our bare id": {
-			reason:     "the attribute may hold the bare id; the marker is then written",
-			attrs:      map[string]any{AttrTenantSlug: "acme", AttrTenantID: tenantID, AttrSuspended: false},
-			wantAction: integrations.ActionUpdated,
-			wantAttrs:  ourAttrs(false),
+		"our marker form": {
+			reason:     "the marker form earlier builds wrote reads as ours and is not rewritten on its own",
+			attrs:      map[string]any{AttrTenantSlug: "acme", AttrTenantID: integrations.Marker(tenantID), AttrSuspended: false},
+			wantAction: integrations.ActionUnchanged,
+			wantAttrs:  map[string]any{AttrTenantSlug: "acme", AttrTenantID: integrations.Marker(tenantID), AttrSuspended: false},
 		},
 		"no marker": {
 			reason:     "an unmarked group is adopted; attributes others set are kept",
 			attrs:      map[string]any{"policy": "strict"},
 			wantAction: integrations.ActionAdopted,
-			wantAttrs:  map[string]any{"policy": "strict", AttrTenantSlug: "acme", AttrTenantID: integrations.Marker(tenantID), AttrSuspended: false},
+			wantAttrs:  map[string]any{"policy": "strict", AttrTenantSlug: "acme", AttrTenantID: tenantID, AttrSuspended: false},
 		},
 		"empty marker": {
 			reason:     "an empty id is no id",
@@ -233,7 +234,7 @@ func TestEnsureOwnership(t *testing.T) {
 			}
 			d := desired()
 			d.OwnerEmail = "" // membership is covered elsewhere
-			obs, err := e.client.Ensure(ctx(t), d)
+			obs, err := integrationstest.Converge(ctx(t), e.client, d)
 			if tc.wantPerm {
 				if !integrations.IsPermanent(err) {
 					t.Fatalf("%s\nerr = %v, want permanent", tc.reason, err)
@@ -301,14 +302,14 @@ func TestEnsureRepairsDrift(t *testing.T) {
 			e := newEnv(t)
 			owner := e.sim.AddUser("owner", ownerEmail)
 			d := desired()
-			first, err := e.client.Ensure(ctx(t), d)
+			first, err := integrationstest.Converge(ctx(t), e.client, d)
 			if err != nil {
 				t.Fatal(err)
 			}
 			d.ExternalID = first.ExternalID
 			tc.drift(t, e, owner)
 
-			obs, err := e.client.Ensure(ctx(t), d)
+			obs, err := integrationstest.Converge(ctx(t), e.client, d)
 			if err != nil {
 				t.Fatalf("%s\n%v", tc.reason, err)
 			}
@@ -336,7 +337,7 @@ func TestEnsureRepairsDrift(t *testing.T) {
 			// Converged: the next resync changes nothing.
 			e.sim.Faults().ResetRecording()
 			d.ExternalID = obs.ExternalID
-			again, err := e.client.Ensure(ctx(t), d)
+			again, err := integrationstest.Converge(ctx(t), e.client, d)
 			if err != nil || again.Action != integrations.ActionUnchanged {
 				t.Errorf("after repair: %+v %v, want unchanged", again, err)
 			}
@@ -351,14 +352,14 @@ func TestEnsurePatchesOnlyWhatDiffers(t *testing.T) {
 	e := newEnv(t)
 	d := desired()
 	d.OwnerEmail = ""
-	first, err := e.client.Ensure(ctx(t), d)
+	first, err := integrationstest.Converge(ctx(t), e.client, d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.sim.SetGroupAttributes("tenant-acme", map[string]any{AttrTenantSlug: "acme", AttrTenantID: integrations.Marker(tenantID), AttrSuspended: true, "x": "y"})
 	e.sim.Faults().ResetRecording()
 	d.ExternalID = first.ExternalID
-	if _, err := e.client.Ensure(ctx(t), d); err != nil {
+	if _, err := integrationstest.Converge(ctx(t), e.client, d); err != nil {
 		t.Fatal(err)
 	}
 	var patches []string
@@ -367,7 +368,7 @@ func TestEnsurePatchesOnlyWhatDiffers(t *testing.T) {
 			patches = append(patches, string(r.Body))
 		}
 	}
-	want := []string{`{"attributes":{"dezkySuspended":false,"dezkyTenantId":"dezky:tenant:` + tenantID + `","dezkyTenantSlug":"acme","x":"y"}}`}
+	want := []string{`{"attributes":{"dezkySuspended":false,"dezkyTenantId":"` + tenantID + `","dezkyTenantSlug":"acme","x":"y"}}`}
 	if diff := cmp.Diff(want, patches); diff != "" {
 		t.Errorf("PATCH bodies -want +got:\n%s", diff)
 	}
@@ -377,7 +378,7 @@ func TestSuspendAndResume(t *testing.T) {
 	e := newEnv(t)
 	e.sim.AddUser("owner", ownerEmail)
 	d := desired()
-	first, err := e.client.Ensure(ctx(t), d)
+	first, err := integrationstest.Converge(ctx(t), e.client, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +393,7 @@ func TestSuspendAndResume(t *testing.T) {
 	}
 	for i, s := range steps {
 		d.Suspended = s.suspended
-		obs, err := e.client.Ensure(ctx(t), d)
+		obs, err := integrationstest.Converge(ctx(t), e.client, d)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -409,17 +410,17 @@ func TestSuspendAndResume(t *testing.T) {
 func TestOwnerMembership(t *testing.T) {
 	t.Run("not found, then found", func(t *testing.T) {
 		e := newEnv(t)
-		obs, err := e.client.Ensure(ctx(t), desired())
+		obs, err := integrationstest.Converge(ctx(t), e.client, desired())
 		if err != nil {
 			t.Fatalf("a missing owner must not fail the step: %v", err)
 		}
-		if obs.Action != integrations.ActionCreated || !strings.Contains(obs.Message, "not found") {
+		if obs.Action != integrations.ActionCreated || !strings.Contains(obs.Message, "has no identity provider account") {
 			t.Errorf("observed %+v, want created with a not-found message", obs)
 		}
 		owner := e.sim.AddUser("owner", ownerEmail)
 		d := desired()
 		d.ExternalID = obs.ExternalID
-		obs, err = e.client.Ensure(ctx(t), d)
+		obs, err = integrationstest.Converge(ctx(t), e.client, d)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -439,7 +440,7 @@ func TestOwnerMembership(t *testing.T) {
 		c := e.sim.AddUser("c-owner", ownerEmail)
 		e.sim.SetUserActive(a, false)
 		e.sim.SetUserActive(b, false)
-		obs, err := e.client.Ensure(ctx(t), desired())
+		obs, err := integrationstest.Converge(ctx(t), e.client, desired())
 		if err != nil || obs.Message != "" {
 			t.Fatalf("observed %+v, err %v", obs, err)
 		}
@@ -453,11 +454,11 @@ func TestOwnerMembership(t *testing.T) {
 		e := newEnv(t)
 		e.sim.AddUser("one", ownerEmail)
 		e.sim.AddUser("two", ownerEmail)
-		obs, err := e.client.Ensure(ctx(t), desired())
+		obs, err := integrationstest.Converge(ctx(t), e.client, desired())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(obs.Message, "2 authentik users") {
+		if !strings.Contains(obs.Message, "2 identity provider accounts") {
 			t.Errorf("message %q does not report the ambiguity", obs.Message)
 		}
 		if g, _ := e.sim.GroupByName("tenant-acme"); len(g.Users) != 0 {
@@ -468,11 +469,11 @@ func TestOwnerMembership(t *testing.T) {
 	t.Run("already a member is not added again", func(t *testing.T) {
 		e := newEnv(t)
 		e.sim.AddUser("owner", ownerEmail)
-		if _, err := e.client.Ensure(ctx(t), desired()); err != nil {
+		if _, err := integrationstest.Converge(ctx(t), e.client, desired()); err != nil {
 			t.Fatal(err)
 		}
 		e.sim.Faults().ResetRecording()
-		if _, err := e.client.Ensure(ctx(t), desired()); err != nil {
+		if _, err := integrationstest.Converge(ctx(t), e.client, desired()); err != nil {
 			t.Fatal(err)
 		}
 		if n := countRequests(e, http.MethodPost, "/add_user/"); n != 0 {
@@ -485,7 +486,7 @@ func TestValidationFailureIsPermanent(t *testing.T) {
 	e := newEnv(t)
 	d := desired()
 	d.OwnerEmail = ""
-	first, err := e.client.Ensure(ctx(t), d)
+	first, err := integrationstest.Converge(ctx(t), e.client, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,7 +496,7 @@ func TestValidationFailureIsPermanent(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.ExternalID = first.ExternalID
-	_, err = e.client.Ensure(ctx(t), d)
+	_, err = integrationstest.Converge(ctx(t), e.client, d)
 	if !integrations.IsPermanent(err) {
 		t.Fatalf("err = %v, want permanent", err)
 	}
@@ -511,7 +512,7 @@ func TestInvalidDesiredIsPermanent(t *testing.T) {
 		"no tenant id": {Slug: "acme"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := e.client.Ensure(ctx(t), d); !integrations.IsPermanent(err) {
+			if _, err := integrationstest.Converge(ctx(t), e.client, d); !integrations.IsPermanent(err) {
 				t.Errorf("Ensure: err = %v, want permanent", err)
 			}
 			if err := e.client.Delete(ctx(t), d); !integrations.IsPermanent(err) {
@@ -532,7 +533,7 @@ func TestGroupPrefix(t *testing.T) {
 	}
 	d := desired()
 	d.OwnerEmail = ""
-	if _, err := c.Ensure(ctx(t), d); err != nil {
+	if _, err := integrationstest.Converge(ctx(t), c, d); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := e.sim.GroupByName("ws-acme"); !ok {

@@ -1,0 +1,232 @@
+package ocis
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/dezky/platform-api/integrations"
+)
+
+const errDesired = "invalid desired state for ocis"
+
+// Drift fields this step reports (docs/ARCHITECTURE.md, "Drift fields").
+const (
+	FieldSpace       = integrations.FieldSpace
+	FieldName        = integrations.FieldName
+	FieldDescription = integrations.FieldDescription
+	FieldQuota       = integrations.FieldQuota
+	FieldEnabled     = integrations.FieldEnabled
+	FieldGroup       = integrations.FieldGroup
+	FieldGrant       = integrations.FieldGrant
+)
+
+// roleManagerName is how a drift entry names the Manager role.
+const roleManagerName = "Manager"
+
+// Messages of this step, safe to show a tenant owner.
+const (
+	msgSuspended  = "space disabled while the tenant is suspended"
+	msgExtra      = "%d more ocis spaces carry this tenant's marker; using %s"
+	msgForeign    = "the recorded file space %s belongs to another tenant; an operator must look"
+	msgNoMemberOf = "the service account is not a member of file space %s; a space manager must add it as Manager"
+)
+
+// observed is what Observe read, handed to Apply through Observation.Object so that Apply acts
+// on the same objects without reading them again.
+type observed struct {
+	// space is the tenant's project space; nil when none was found.
+	space *drive
+	// byMarker is true when the space was found through its marker, not the recorded id: a
+	// first sight, a lost create response or a stale id. Apply then reports an adoption.
+	byMarker bool
+	// extra counts further spaces carrying this tenant's marker (left alone: they may hold data).
+	extra int
+	// group is the tenant's oCIS group; nil when it does not exist or was not looked up.
+	group      *group
+	groupKnown bool
+	// grant is the group's permission on the space root; nil when it has none or it was not
+	// looked up (grantKnown).
+	grant      *permission
+	grantKnown bool
+	// foreign is the recorded space when it now carries another tenant's marker.
+	foreign *drive
+}
+
+// Observe finds the tenant's project space (by the recorded drive id, else by this tenant's
+// marker among all project spaces; never by name: names are not unique in oCIS and say nothing
+// about ownership), its oCIS group and the group's grant on the space, and lists what differs.
+// While the tenant is suspended only the space's enabled state is compared: the rest is
+// corrected on resume, when the space can be used again. It makes no write.
+func (c *Client) Observe(ctx context.Context, d integrations.Desired) (integrations.Observation, error) {
+	if err := checkDesired(d); err != nil {
+		return integrations.Observation{}, err
+	}
+	ob, err := c.findSpace(ctx, d)
+	if err != nil {
+		return integrations.Observation{}, err
+	}
+	if foreign := ob.foreign; foreign != nil {
+		return integrations.Observation{Exists: true, ExternalID: foreign.ID, Owner: integrations.Foreign,
+			Message: fmt.Sprintf(msgForeign, foreign.ID), Object: ob}, nil
+	}
+	o := integrations.Observation{Object: ob}
+	var drift integrations.DriftBuilder
+	if sp := ob.space; sp == nil {
+		drift.Add(FieldSpace, SpaceName(d.Name, d.Slug), integrations.Missing)
+	} else {
+		o.Exists, o.ExternalID = true, sp.ID
+		o.Owner = integrations.OwnerOfText(sp.Description, d.TenantID)
+		if ob.extra > 0 {
+			o.Message = fmt.Sprintf(msgExtra, ob.extra, sp.ID)
+		}
+		drift.Bool(FieldEnabled, !d.Suspended, !sp.disabled())
+		if d.Suspended {
+			o.Message = joinMessage(o.Message, msgSuspended)
+			o.Drift = drift
+			return o, nil
+		}
+		spaceDrift(&drift, *sp, d)
+	}
+	if err := c.observeAccess(ctx, d, ob, &drift); err != nil {
+		return integrations.Observation{}, err
+	}
+	o.Drift = drift
+	return o, nil
+}
+
+// spaceDrift compares the space's own fields with d.
+func spaceDrift(drift *integrations.DriftBuilder, sp drive, d integrations.Desired) {
+	drift.String(FieldName, SpaceName(d.Name, d.Slug), sp.Name)
+	if integrations.OwnerOfText(sp.Description, d.TenantID) != integrations.Ours {
+		drift.Add(FieldDescription, integrations.Marker(d.TenantID), sp.Description)
+	}
+	if q := desiredQuota(d); q != nil && sp.quotaTotal() != q.Total {
+		drift.Int(FieldQuota, q.Total, sp.quotaTotal())
+	}
+}
+
+// observeAccess looks up the tenant's group and, when both it and the space exist, the group's
+// grant on the space root. A disabled space's root cannot be read (oCIS answers 404), so its
+// grant is left for Apply to check once the space is restored.
+func (c *Client) observeAccess(ctx context.Context, d integrations.Desired, ob *observed, drift *integrations.DriftBuilder) error {
+	name := GroupName(c.groupPrefix, d.Slug)
+	g, err := c.findGroup(ctx, name)
+	if err != nil {
+		return err
+	}
+	ob.group, ob.groupKnown = g, true
+	if g == nil {
+		drift.Add(FieldGroup, name, integrations.Missing)
+		drift.Add(FieldGrant, roleManagerName, integrations.Missing)
+		return nil
+	}
+	if ob.space == nil {
+		drift.Add(FieldGrant, roleManagerName, integrations.Missing)
+		return nil
+	}
+	if ob.space.disabled() {
+		return nil
+	}
+	perms, err := c.listPermissions(ctx, ob.space.ID)
+	if err != nil {
+		return err
+	}
+	ob.grantKnown = true
+	for _, p := range perms {
+		if p.GrantedToV2.Group != nil && p.GrantedToV2.Group.ID == g.ID {
+			ob.grant = &p
+			break
+		}
+	}
+	switch {
+	case ob.grant == nil:
+		drift.Add(FieldGrant, roleManagerName, integrations.Missing)
+	case !slices.Contains(ob.grant.Roles, RoleManager):
+		drift.Add(FieldGrant, roleManagerName, strings.Join(ob.grant.Roles, ","))
+	}
+	return nil
+}
+
+// findSpace looks for the tenant's space: by the recorded drive id first (a 404 falls through,
+// as an id may be stale after an out-of-band purge), else by this tenant's marker among all
+// project spaces. A recorded id that now names another tenant's space is returned as foreign:
+// nothing may be changed and an operator must look.
+func (c *Client) findSpace(ctx context.Context, d integrations.Desired) (*observed, error) {
+	ob := &observed{}
+	if d.ExternalID != "" {
+		sp, err := c.getDrive(ctx, d.ExternalID)
+		switch {
+		case err == nil && sp.DriveType == driveTypeProject:
+			if integrations.OwnerOfText(sp.Description, d.TenantID) == integrations.Foreign {
+				ob.foreign = &sp
+			} else {
+				ob.space = &sp
+			}
+			return ob, nil
+		case err == nil, integrations.IsNotFound(err):
+		default:
+			return nil, err
+		}
+	}
+	ours, err := c.markedDrives(ctx, d.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	if len(ours) > 0 {
+		ob.space, ob.byMarker, ob.extra = &ours[0], true, len(ours)-1
+	}
+	return ob, nil
+}
+
+// markedDrives lists the project spaces carrying tenantID's marker, the preferred one first:
+// enabled before disabled, then by id so that the choice is stable between reconciles.
+func (c *Client) markedDrives(ctx context.Context, tenantID string) ([]drive, error) {
+	all, err := c.listProjectDrives(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ours []drive
+	for _, sp := range all {
+		if integrations.OwnerOfText(sp.Description, tenantID) == integrations.Ours {
+			ours = append(ours, sp)
+		}
+	}
+	sort.Slice(ours, func(i, j int) bool {
+		if ours[i].disabled() != ours[j].disabled() {
+			return !ours[i].disabled()
+		}
+		return ours[i].ID < ours[j].ID
+	})
+	return ours, nil
+}
+
+// desiredQuota is the quota to set; a zero StorageQuotaBytes leaves oCIS's default alone.
+func desiredQuota(d integrations.Desired) *quotaTotal {
+	if d.StorageQuotaBytes <= 0 {
+		return nil
+	}
+	return &quotaTotal{Total: d.StorageQuotaBytes}
+}
+
+// checkDesired refuses values that would make the marker match other tenants' spaces.
+func checkDesired(d integrations.Desired) error {
+	if d.Slug == "" {
+		return integrations.PermanentError(errDesired, "slug is empty")
+	}
+	if d.TenantID == "" || strings.IndexFunc(d.TenantID, func(r rune) bool {
+		return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F')
+	}) >= 0 {
+		return integrations.PermanentError(errDesired, fmt.Sprintf("tenant id %q is not a hex object id", d.TenantID))
+	}
+	return nil
+}
+
+func joinMessage(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
