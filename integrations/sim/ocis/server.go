@@ -50,13 +50,16 @@ type Server struct {
 	serviceUser *user
 	// otherAdmin is a second administrator who creates spaces out of band.
 	otherAdmin *user
-	tokens     map[string]time.Time
-	issued     int
-	lastScopes []string
-	drives     map[string]*drive
-	created    map[string]int
-	seq        int
-	groups     map[string]*group
+	tokens     map[string]*accessToken
+	// keysRotated and jwksLag model an IdP key rotation (RotateIssuerKeys).
+	keysRotated time.Time
+	jwksLag     time.Duration
+	issued      int
+	lastScopes  []string
+	drives      map[string]*drive
+	created     map[string]int
+	seq         int
+	groups      map[string]*group
 	// formerGroups keeps the names of deleted groups: their grants stay and still show them.
 	formerGroups map[string]string
 	// groupLag hides groups younger than it from invites (SetGroupLookupLag).
@@ -80,7 +83,7 @@ func New(o Options) *Server {
 		opts:         o,
 		faults:       faults.New(faultBody),
 		storageID:    newUUID(),
-		tokens:       map[string]time.Time{},
+		tokens:       map[string]*accessToken{},
 		drives:       map[string]*drive{},
 		created:      map[string]int{},
 		groups:       map[string]*group{},
@@ -152,9 +155,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		s.mu.Lock()
-		exp, ok := s.tokens[tok]
+		ok := s.accept(s.tokens[tok], time.Now())
 		s.mu.Unlock()
-		if !ok || !time.Now().Before(exp) {
+		if !ok {
 			unauthorized(w, r)
 			return
 		}

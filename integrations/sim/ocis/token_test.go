@@ -158,3 +158,35 @@ func TestTokenTTL(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestRotateIssuerKeys: after a key rotation oCIS refuses new tokens until it refetched the
+// keys (at most once per lag), keeps accepting tokens it already verified, and refuses old ones
+// it never saw.
+func TestRotateIssuerKeys(t *testing.T) {
+	s, srv := newTestServer(t, Options{})
+	used := issueToken(t, srv)
+	if r := do(t, srv, used, http.MethodGet, "/graph/v1.0/drives", ""); r.status != 200 {
+		t.Fatalf("before rotation: %d", r.status)
+	}
+	unused := issueToken(t, srv)
+	s.RotateIssuerKeys(300 * time.Millisecond)
+	fresh := issueToken(t, srv)
+	for name, c := range map[string]struct {
+		tok  string
+		want int
+	}{"used before": {used, 200}, "issued before, never used": {unused, 401}, "issued after": {fresh, 401}} {
+		if r := do(t, srv, c.tok, http.MethodGet, "/graph/v1.0/drives", ""); r.status != c.want {
+			t.Errorf("%s: %d, want %d", name, r.status, c.want)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for do(t, srv, fresh, http.MethodGet, "/graph/v1.0/drives", "").status != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("a token of the new key is still refused long after the lag")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := do(t, srv, unused, http.MethodGet, "/graph/v1.0/drives", ""); r.status != 401 {
+		t.Errorf("a never-used token of the retired key: %d, want 401 for good", r.status)
+	}
+}
