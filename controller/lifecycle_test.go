@@ -12,6 +12,7 @@ import (
 
 	"github.com/dezky/platform-api/integrations"
 	"github.com/dezky/platform-api/store"
+	"github.com/dezky/platform-api/store/storetest"
 )
 
 // retryable is an upstream failure that should be retried with backoff.
@@ -207,7 +208,7 @@ func TestPermanentErrorDoesNotHotLoop(t *testing.T) {
 // update: the annotation and metadata.updatedAt, nothing else.
 func forceReconcile(t *testing.T, e *env, slug, token string) {
 	t.Helper()
-	res, err := e.st.Collection(store.CollTenants).UpdateOne(ctxT(t), bson.D{{Key: "metadata.slug", Value: slug}},
+	res, err := storetest.DB(t, e.st).Collection(store.CollTenants).UpdateOne(ctxT(t), bson.D{{Key: "metadata.slug", Value: slug}},
 		bson.D{{Key: "$set", Value: bson.D{
 			{Key: "metadata.annotations." + store.AnnotationReconcileRequestedAt, Value: token},
 			{Key: "metadata.updatedAt", Value: time.Now().UTC()},

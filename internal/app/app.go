@@ -63,7 +63,11 @@ func Run(ctx context.Context, o Options) error {
 
 	var ctrl *controller.Controller
 	if cfg.RunsController() {
-		steps, err := BuildSteps(cfg, log)
+		um, err := integrations.NewUpstreamMetrics(reg, integrations.StepNames())
+		if err != nil {
+			return fmt.Errorf("upstream metrics: %w", err)
+		}
+		steps, err := BuildSteps(cfg, log, um)
 		if err != nil {
 			return err
 		}
