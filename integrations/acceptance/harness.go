@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dezky/platform-api/integrations"
+	"github.com/dezky/platform-api/integrations/integrationstest"
 )
 
 // ErrLostResponse is what the client sees when the Recorder loses a response.
@@ -117,17 +118,7 @@ func (h *Harness) Tenant() *integrations.Desired {
 // Converge runs one reconcile the way the controller does under the Full policy: Observe, then
 // Apply when anything differs or the object is not ours. It records the external id in d.
 func (h *Harness) Converge(d *integrations.Desired) (integrations.Observed, error) {
-	o, err := h.Step.Observe(h.ctx, *d)
-	if err != nil {
-		return integrations.Observed{}, err
-	}
-	if o.Skipped || (o.InSync() && o.Owner != integrations.Foreign) {
-		if o.ExternalID != "" {
-			d.ExternalID = o.ExternalID
-		}
-		return integrations.Observed{ExternalID: o.ExternalID, Action: integrations.ActionUnchanged, Message: o.Message}, nil
-	}
-	res, err := h.Step.Apply(h.ctx, *d, o)
+	res, err := integrationstest.Converge(h.ctx, h.Step, *d)
 	if res.ExternalID != "" {
 		d.ExternalID = res.ExternalID
 	}

@@ -290,19 +290,14 @@ func (s *Server) invite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "roles: the simulator does not model custom actions"))
 		return
 	}
-	var roleID string
-	for _, id := range in.Roles {
-		roleID = id
-	}
+	roleID := in.Roles[len(in.Roles)-1]
 	rcpt := in.Recipients[0]
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// oCIS resolves the space and checks its type before it stats the root.
 	d, mine, e := s.spaceRoot(r.PathValue("id"))
-	if e != nil && d != nil && d.DriveType != driveTypeProject {
-		e = errf(http.StatusBadRequest, codeInvalidRequest, "unsupported space type")
-	}
-	if e == nil && d.DriveType != driveTypeProject {
+	if d != nil && d.DriveType != driveTypeProject {
 		e = errf(http.StatusBadRequest, codeInvalidRequest, "unsupported space type")
 	}
 	if e != nil {
