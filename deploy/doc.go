@@ -8,7 +8,8 @@
 //   - both kustomize trees build with krusty and decode strictly into Kubernetes API types; the
 //     Deployment's probes, hardening and environment are checked against the same list;
 //   - every metric the Grafana dashboard and the alert rules query parses as PromQL and is one
-//     a live dev stack exports on /metrics.
+//     a live dev stack exports on /metrics;
+//   - the Dockerfile's build command produces a static binary that reports the stamped version.
 //
 // It is a module of its own so that compose-go, kustomize, the Kubernetes API types and
 // Prometheus's PromQL parser never enter the service's dependency graph.
