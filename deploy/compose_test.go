@@ -17,6 +17,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/google/go-cmp/cmp"
+	yaml3 "go.yaml.in/yaml/v3"
 
 	"github.com/dezky/platform-api/internal/config"
 )
@@ -424,4 +425,42 @@ func TestComposeUpstreamVersions(t *testing.T) {
 	if iss := oc["OCIS_OIDC_ISSUER"]; !hasPrefixAny(iss, strings.TrimSuffix(tokenURL, "token/")) {
 		t.Errorf("OCIS_OIDC_ISSUER %q is not an issuer of the IdP whose token endpoint is %q", iss, tokenURL)
 	}
+}
+
+// TestComposeCommentsEverySetting: in the replicas' shared definition each platform-api
+// variable has a comment of its own directly above it (the compose file is where an operator
+// reads what each setting does).
+func TestComposeCommentsEverySetting(t *testing.T) {
+	var doc yaml3.Node
+	if err := yaml3.Unmarshal(readFile(t, composeFile), &doc); err != nil {
+		t.Fatal(err)
+	}
+	env := mappingValue(mappingValue(doc.Content[0], "x-platform-api"), "environment")
+	if env == nil {
+		t.Fatalf("%s: no x-platform-api.environment mapping", composeFile)
+	}
+	seen := 0
+	for i := 0; i < len(env.Content); i += 2 {
+		key := env.Content[i]
+		seen++
+		if strings.TrimSpace(key.HeadComment) == "" {
+			t.Errorf("%s:%d: %s has no comment directly above it", composeFile, key.Line, key.Value)
+		}
+	}
+	if seen != len(config.Vars()) {
+		t.Errorf("x-platform-api.environment has %d variables, platform-api reads %d", seen, len(config.Vars()))
+	}
+}
+
+// mappingValue returns the value node of key in a YAML mapping node, or nil.
+func mappingValue(m *yaml3.Node, key string) *yaml3.Node {
+	if m == nil || m.Kind != yaml3.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
 }
