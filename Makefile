@@ -4,7 +4,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 BENCHTIME ?= 1x
 
-.PHONY: build run test test-short bench fuzz lint fmt clean
+.PHONY: build run test test-short bench fuzz lint fmt clean specs
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/platform-api ./cmd/platform-api
@@ -34,6 +34,12 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
 	cd deploy && $(GO) vet ./...
+
+# The upstream API documents the spec tests read (pinned with their sha256 in
+# internal/upstreamspecs/specs.txt), for a clone without ../shared: written into $(UPSTREAM_SPECS)
+# when set (e.g. make specs UPSTREAM_SPECS=.upstream-specs), else ../shared/upstreams.
+specs:
+	$(GO) run ./cmd/fetchspecs
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
