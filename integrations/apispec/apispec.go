@@ -1,18 +1,19 @@
 // Package apispec checks recorded upstream requests against the upstreams' own OpenAPI
-// documents (../shared/upstreams beside the repository), so a client cannot drift into sending
-// a parameter or body property the real API does not declare. Test-only helper.
+// documents, so a client cannot drift into sending a parameter or body property the real API
+// does not declare. Test-only helper. The documents are the pinned ones of
+// internal/upstreamspecs, found through Path (docs/ARCHITECTURE.md, "Upstream API documents").
 package apispec
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
+	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -20,26 +21,28 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/dezky/platform-api/integrations/sim/faults"
+	"github.com/dezky/platform-api/internal/upstreamspecs"
 )
 
-// Find locates shared/upstreams/<name> by walking up from the working directory (the repo sits
-// beside shared/ in development and CI). ok is false when the document is absent.
-func Find(name string) (path string, ok bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
+// Path returns the path of the pinned upstream document name (e.g. "authentik-schema.yml") for
+// a test: from $UPSTREAM_SPECS, else ../shared/upstreams beside the module root. The test is
+// skipped, with the reason, when the document is absent from the default directory (a clone
+// without ../shared); it fails when UPSTREAM_SPECS names a directory without it, when the
+// document is not pinned in internal/upstreamspecs/specs.txt, or when its sha256 is not the
+// pinned one. Every test that reads an upstream document goes through here.
+func Path(t testing.TB, name string) string {
+	t.Helper()
+	p, err := upstreamspecs.Locate(name)
+	var missing *upstreamspecs.MissingError
+	switch {
+	case err == nil:
+		return p
+	case errors.As(err, &missing) && !missing.Explicit:
+		t.Skip(err.Error())
+	default:
+		t.Fatal(err)
 	}
-	for {
-		p := filepath.Join(dir, "shared", "upstreams", name)
-		if _, err := os.Stat(p); err == nil {
-			return p, true
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
+	return ""
 }
 
 // Validator validates requests against one document.

@@ -9,10 +9,7 @@ import (
 )
 
 func TestValidateAgainstAuthentikDocument(t *testing.T) {
-	p, ok := Find("authentik-schema.yml")
-	if !ok {
-		t.Skip("shared/upstreams/authentik-schema.yml not found beside the repository")
-	}
+	p := Path(t, "authentik-schema.yml")
 	v, err := Load(p, "http://sim/api/v3")
 	if err != nil {
 		t.Fatal(err)

@@ -25,10 +25,7 @@ const specFile = "libre-graph-api-v1.0.yaml"
 // marker, drift repairs, suspend, resume, delete) and validates each request sent to /graph
 // against the libre-graph document, then pins the set of operations the client uses.
 func TestRequestsFollowTheAPIDocument(t *testing.T) {
-	path, ok := apispec.Find(specFile)
-	if !ok {
-		t.Skip("shared/upstreams/" + specFile + " not found beside the repository")
-	}
+	path := apispec.Path(t, specFile)
 	e := newEnv(t, envOptions{})
 	fullFlow(t, e)
 
@@ -181,10 +178,7 @@ func exampleHasQuotaTotal(v any) bool {
 // TestValidateExemptionIsNarrow pins what validate lets through beyond apispec: quota.total and
 // driveType "project" on the drive operations, nothing else.
 func TestValidateExemptionIsNarrow(t *testing.T) {
-	path, ok := apispec.Find(specFile)
-	if !ok {
-		t.Skip("shared/upstreams/" + specFile + " not found beside the repository")
-	}
+	path := apispec.Path(t, specFile)
 	const host = "http://ocis.test"
 	v, err := apispec.Load(path, host+"/graph")
 	if err != nil {

@@ -14,10 +14,7 @@ import (
 // (everything reachable from x:Domain and x:Account, labels and descriptions dropped) so the
 // simulator cannot drift from what Stalwart declares.
 func TestEmbeddedSchemaMatchesUpstream(t *testing.T) {
-	path, ok := apispec.Find("stalwart-v0.16-schema.json")
-	if !ok {
-		t.Skip("shared/upstreams/stalwart-v0.16-schema.json not found beside the repository")
-	}
+	path := apispec.Path(t, "stalwart-v0.16-schema.json")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
