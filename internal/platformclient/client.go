@@ -226,8 +226,11 @@ func (e *TransportError) Unwrap() error { return e.Err }
 // rootCause is the message of the innermost wrapped error, which is the one a person can act
 // on; a timeout is named as such.
 func rootCause(err error) string {
-	if errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
 		return "no answer in time"
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
 	}
 	for {
 		next := errors.Unwrap(err)
