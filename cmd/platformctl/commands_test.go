@@ -128,7 +128,7 @@ func TestReconcileNoWait(t *testing.T) {
 }
 
 // Operator lifecycle: pause (the controller then leaves the tenant alone, so a reconcile --wait
-// runs out: exit 3 and a line saying so), unpause, suspend and resume (phase follows), resync,
+// runs out: exit 3 and a line saying so; a diff is not answered: exit 1), unpause, suspend and resume (phase follows), resync,
 // delete (then 404).
 func TestLifecycle(t *testing.T) {
 	op := operatorToken(t)
@@ -145,6 +145,11 @@ func TestLifecycle(t *testing.T) {
 	r := in.mustCtl(t, exitNotReady, "reconcile", "cycle", "--wait", "1s")
 	if r.stdout != "" || !regexp.MustCompile(`^error: tenant/cycle: the reconcile requested at \S+ was not handled within 1s\n$`).MatchString(r.stderr) {
 		t.Errorf("a wait that runs out: got %s", r)
+	}
+	// A paused tenant's drift check goes unanswered too: diff says so in one line, exit 1.
+	r = in.mustCtl(t, exitFailed, "diff", "cycle", "--wait", "1s")
+	if r.stdout != "" || !regexp.MustCompile(`^error: tenant/cycle: the drift check requested at \S+ was not answered within 1s\n$`).MatchString(r.stderr) {
+		t.Errorf("a drift check that is not answered: got %s", r)
 	}
 	in.mustCtl(t, exitOK, "unpause", "cycle")
 	eventually(t, 10*time.Second, "Paused condition gone", func() bool {
