@@ -67,7 +67,7 @@ func insertTenants(tb testing.TB, st *store.Store, n int) {
 			Spec: store.Spec{Name: fmt.Sprintf("Tenant %d", i), Plan: "starter", Owner: store.Owner{Sub: "s", Email: "o@example.com"}},
 		})
 		if len(batch) == cap(batch) || i == n-1 {
-			if _, err := st.Collection(store.CollTenants).InsertMany(ctx, batch, options.InsertMany().SetOrdered(false)); err != nil {
+			if _, err := storetest.DB(tb, st).Collection(store.CollTenants).InsertMany(ctx, batch, options.InsertMany().SetOrdered(false)); err != nil {
 				tb.Fatal(err)
 			}
 			batch = batch[:0]
@@ -214,7 +214,7 @@ func BenchmarkStoreRoundTrips(b *testing.B) {
 	for b.Loop() {
 		cc := &commandCounter{n: map[string]int{}}
 		creator := storetest.NewStore(b)
-		st := storetest.NewStoreWith(b, storetest.Options{Database: creator.Database().Name(),
+		st := storetest.NewStoreWith(b, storetest.Options{Database: creator.DatabaseName(),
 			Store: store.Options{Monitor: cc.monitor()}})
 		steps := []*fakeStep{newFakeStep("authentik"), newFakeStep("stalwart"), newFakeStep("ocis")}
 		var reconciles atomic.Int64
@@ -233,7 +233,7 @@ func BenchmarkStoreRoundTrips(b *testing.B) {
 			}
 		}
 		eventually(b, 60*time.Second, "all Active", func() bool {
-			k, _ := creator.Collection(store.CollTenantStatus).CountDocuments(ctxT(b), bson.D{{Key: "phase", Value: store.PhaseActive}})
+			k, _ := storetest.DB(b, creator).Collection(store.CollTenantStatus).CountDocuments(ctxT(b), bson.D{{Key: "phase", Value: store.PhaseActive}})
 			return k == n
 		})
 		eventually(b, 10*time.Second, "reconciles reported", func() bool { return reconciles.Load() >= n })

@@ -30,7 +30,7 @@ func TestChangeStream(t *testing.T) {
 			ids[i] = e.createTenant(fmt.Sprintf("cs-%03d", i)).ID
 		}
 		eventually(t, 90*time.Second, "200 tenants Active", func() bool {
-			n, _ := e.st.Collection(store.CollTenantStatus).CountDocuments(ctxT(t), bson.D{{Key: "phase", Value: store.PhaseActive}})
+			n, _ := storetest.DB(t, e.st).Collection(store.CollTenantStatus).CountDocuments(ctxT(t), bson.D{{Key: "phase", Value: store.PhaseActive}})
 			return n == int64(len(ids))
 		})
 	})

@@ -8,6 +8,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/dezky/platform-api/store"
+	"github.com/dezky/platform-api/store/storetest"
 )
 
 // TestConvergence: 200 tenants created while the controller runs all become Active, every
@@ -23,7 +24,7 @@ func TestConvergence(t *testing.T) {
 	created := time.Now()
 	eventually(t, 90*time.Second, "200 tenants reconciled", func() bool { return e.log.written() >= len(ids) })
 	eventually(t, 30*time.Second, "200 tenants Active", func() bool {
-		n, _ := e.st.Collection(store.CollTenantStatus).CountDocuments(ctxT(t), bson.D{{Key: "phase", Value: store.PhaseActive}})
+		n, _ := storetest.DB(t, e.st).Collection(store.CollTenantStatus).CountDocuments(ctxT(t), bson.D{{Key: "phase", Value: store.PhaseActive}})
 		return n == int64(len(ids))
 	})
 	t.Logf("created in %v; converged after %v; %d reconciles", created.Sub(start), time.Since(start), e.log.len())

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dezky/platform-api/integrations"
 	"github.com/dezky/platform-api/store"
+	"github.com/dezky/platform-api/store/storetest"
 )
 
 // TestDelete: teardown runs in reverse step order; a step whose teardown fails twice keeps
@@ -80,7 +81,7 @@ func TestDelete(t *testing.T) {
 		}
 	}
 	for _, coll := range []string{store.CollMemberships, store.CollSubscriptions, store.CollEvents} {
-		n, err := e.st.Collection(coll).CountDocuments(ctx, bson.D{{Key: "tenantId", Value: tn.ID}})
+		n, err := storetest.DB(t, e.st).Collection(coll).CountDocuments(ctx, bson.D{{Key: "tenantId", Value: tn.ID}})
 		if err != nil || n != 0 {
 			t.Errorf("%s: %d documents left (%v)", coll, n, err)
 		}

@@ -92,7 +92,7 @@ type haReplica struct {
 // the leader released its term (clean stop) or not (crash).
 func TestHA(t *testing.T) {
 	st := storetest.NewStore(t)
-	dbName := st.Database().Name()
+	dbName := st.DatabaseName()
 	steps := []*fakeStep{newFakeStep("authentik"), newFakeStep("stalwart"), newFakeStep("ocis")}
 	isteps := []integrations.Step{steps[0], steps[1], steps[2]}
 	intervals := &leaderIntervals{open: map[string]time.Time{}}
@@ -209,9 +209,9 @@ func TestDeposedLeaderStops(t *testing.T) {
 	runController(t, c)
 	eventually(t, 10*time.Second, "leads", func() bool { return intervals.leader() == "me" })
 	now := e.st.Now()
-	intruder := leaseDoc{ID: "platform-controller/2", Name: "platform-controller", Term: 2, Holder: "intruder",
+	intruder := store.LeaseTerm{ID: "platform-controller/2", Name: "platform-controller", Term: 2, Holder: "intruder",
 		AcquiredAt: now, RenewedAt: now, ExpiresAt: now.Add(time.Second)}
-	if _, err := e.st.Collection(store.CollLeases).InsertOne(ctxT(t), intruder); err != nil {
+	if _, err := storetest.DB(t, e.st).Collection(store.CollLeases).InsertOne(ctxT(t), intruder); err != nil {
 		t.Fatal(err)
 	}
 	inserted := time.Now()
@@ -245,7 +245,7 @@ func TestFencedWriteStopsLeader(t *testing.T) {
 	eventually(t, 10*time.Second, "leads", func() bool { return intervals.leader() == "me" })
 	tn := e.createTenant("fenced")
 	e.waitPhase(tn.ID, store.PhaseActive)
-	if _, err := e.st.Collection(store.CollTenantStatus).UpdateOne(ctxT(t), bson.D{{Key: "_id", Value: tn.ID}},
+	if _, err := storetest.DB(t, e.st).Collection(store.CollTenantStatus).UpdateOne(ctxT(t), bson.D{{Key: "_id", Value: tn.ID}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "leaderTerm", Value: 99}}}}); err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,10 @@ type fakeStep struct {
 	// ensureErr / deleteErr, when set, decide the n-th (1-based) call's error for a tenant.
 	ensureErr func(d integrations.Desired, n int) error
 	deleteErr func(d integrations.Desired, n int) error
+	// listErr, when set, fails every listing.
+	listErr error
+	// listGate, when set, holds every listing until it is closed.
+	listGate chan struct{}
 	// gate, when set, holds every Observe until it is closed (or the context ends).
 	gate chan struct{}
 	// entered is signalled (non-blocking) when an Observe starts.
@@ -159,6 +163,44 @@ func (f *fakeStep) Delete(ctx context.Context, d integrations.Desired) error {
 		f.order.add(f.name)
 	}
 	return nil
+}
+
+// ObserveAll lists every object (a Lister, so the resync compares instead of observing each
+// tenant): the snapshot answers from a copy of the objects ("list" calls).
+func (f *fakeStep) ObserveAll(ctx context.Context) (integrations.Snapshot, error) {
+	f.mu.Lock()
+	gate := f.listGate
+	f.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, call{op: "list", at: time.Now()})
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
+	objs := make(map[string]string, len(f.objects))
+	for k, v := range f.objects {
+		objs[k] = v
+	}
+	return fakeSnapshot(objs), nil
+}
+
+// fakeSnapshot answers as Observe would, from the listed objects; a missing object is left to
+// a live Observe.
+type fakeSnapshot map[string]string
+
+func (s fakeSnapshot) Observe(d integrations.Desired) (integrations.Observation, bool) {
+	id, ok := s[d.TenantID]
+	if !ok {
+		return integrations.Observation{}, false
+	}
+	return integrations.Observation{Exists: true, ExternalID: id, Owner: integrations.Ours}, true
 }
 
 // vanish deletes a tenant's object behind the controller's back (drift).

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dezky/platform-api/store"
+	"github.com/dezky/platform-api/store/storetest"
 )
 
 // controllerGoroutines lists the stacks of goroutines running controller code, the test's own
@@ -34,7 +35,7 @@ func TestNoGoroutineLeft(t *testing.T) {
 	ctx := ctxT(t)
 	old := time.Now().Add(-time.Hour)
 	for term := int64(1); term <= 2*keepTerms; term++ {
-		_, err := e.st.Collection(store.CollLeases).InsertOne(ctx, leaseDoc{
+		_, err := storetest.DB(t, e.st).Collection(store.CollLeases).InsertOne(ctx, store.LeaseTerm{
 			ID: fmt.Sprintf("%s/%d", e.opts.withDefaults().LeaseName, term), Name: e.opts.withDefaults().LeaseName, Term: term,
 			Holder: "gone", AcquiredAt: old, RenewedAt: old, ExpiresAt: old,
 		})

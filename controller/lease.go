@@ -4,12 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/dezky/platform-api/store"
 )
@@ -24,48 +19,24 @@ var errLeaseExpiring = errors.New("controller lease not renewed in time")
 // keepTerms is how many old term documents survive cleanup (for an operator's curiosity).
 const keepTerms = 5
 
-// leaseDoc is one term of the lease: `leases` holds one document per term, _id
-// "<name>/<term>". Each document has exactly one writer, its holder (insert, renewals,
-// release), so FerretDB's lost updates cannot bite; terms are arbitrated by the unique _id,
-// which every Mongo-wire server enforces race-free.
-type leaseDoc struct {
-	ID         string     `bson:"_id"`
-	Name       string     `bson:"name"`
-	Term       int64      `bson:"term"`
-	Holder     string     `bson:"holder"`
-	AcquiredAt time.Time  `bson:"acquiredAt"`
-	RenewedAt  time.Time  `bson:"renewedAt"`
-	ExpiresAt  time.Time  `bson:"expiresAt"`
-	ReleasedAt *time.Time `bson:"releasedAt,omitempty"`
-}
-
-// lease is the Mongo side of leader election (DESIGN §6).
+// lease is the leader election on the store's lease terms: one document per term, arbitrated
+// by unique inserts, so it works on any Mongo-wire server.
 type lease struct {
-	coll     *mongo.Collection
-	now      func() time.Time
+	st       *store.Store
 	name     string
 	holder   string
 	duration time.Duration
 }
 
 func newLease(st *store.Store, name, holder string, d time.Duration) *lease {
-	return &lease{coll: st.Collection(store.CollLeases), now: st.Now, name: name, holder: holder, duration: d}
+	return &lease{st: st, name: name, holder: holder, duration: d}
 }
 
-func (l *lease) id(term int64) string { return fmt.Sprintf("%s/%d", l.name, term) }
+func (l *lease) id(term int64) string { return store.LeaseTermID(l.name, term) }
 
-// newest returns the highest term's document, nil when there is none.
-func (l *lease) newest(ctx context.Context) (*leaseDoc, error) {
-	var d leaseDoc
-	err := l.coll.FindOne(ctx, bson.D{{Key: "name", Value: l.name}},
-		options.FindOne().SetSort(bson.D{{Key: "term", Value: -1}})).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read lease: %w", err)
-	}
-	return &d, nil
+// newest returns the highest term, nil when there is none.
+func (l *lease) newest(ctx context.Context) (*store.LeaseTerm, error) {
+	return l.st.NewestLeaseTerm(ctx, l.name)
 }
 
 // tryAcquire takes the next term when the newest one has expired (or there is none). ok is
@@ -77,7 +48,7 @@ func (l *lease) tryAcquire(ctx context.Context) (term int64, ok bool, err error)
 	if err != nil {
 		return 0, false, err
 	}
-	now := l.now()
+	now := l.st.Now()
 	if cur != nil && cur.ExpiresAt.After(now) {
 		return cur.Term, false, nil
 	}
@@ -85,13 +56,13 @@ func (l *lease) tryAcquire(ctx context.Context) (term int64, ok bool, err error)
 	if cur != nil {
 		next = cur.Term + 1
 	}
-	doc := leaseDoc{ID: l.id(next), Name: l.name, Term: next, Holder: l.holder,
-		AcquiredAt: now, RenewedAt: now, ExpiresAt: now.Add(l.duration)}
-	if _, err := l.coll.InsertOne(ctx, doc); err != nil {
-		if isDuplicateKey(err) {
-			return next, false, nil // another candidate took this term first
-		}
-		return 0, false, fmt.Errorf("acquire lease term %d: %w", next, err)
+	err = l.st.InsertLeaseTerm(ctx, store.LeaseTerm{ID: l.id(next), Name: l.name, Term: next, Holder: l.holder,
+		AcquiredAt: now, RenewedAt: now, ExpiresAt: now.Add(l.duration)})
+	switch {
+	case errors.Is(err, store.ErrAlreadyExists):
+		return next, false, nil // another candidate took this term first
+	case err != nil:
+		return 0, false, err
 	}
 	return next, true, nil
 }
@@ -99,14 +70,13 @@ func (l *lease) tryAcquire(ctx context.Context) (term int64, ok bool, err error)
 // renew extends our term. errLeaseLost when our document is gone or a newer term exists
 // (we were deemed expired: stop at once).
 func (l *lease) renew(ctx context.Context, term int64) error {
-	now := l.now()
-	res, err := l.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: l.id(term)}, {Key: "holder", Value: l.holder}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "expiresAt", Value: now.Add(l.duration)}, {Key: "renewedAt", Value: now}}}})
-	if err != nil {
-		return fmt.Errorf("renew lease term %d: %w", term, err)
-	}
-	if res.MatchedCount == 0 {
+	now := l.st.Now()
+	err := l.st.RenewLeaseTerm(ctx, l.id(term), l.holder, now, now.Add(l.duration))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("term %d document gone: %w", term, errLeaseLost)
+	case err != nil:
+		return err
 	}
 	cur, err := l.newest(ctx)
 	if err != nil {
@@ -121,23 +91,7 @@ func (l *lease) renew(ctx context.Context, term int64) error {
 // release ends our term now, so a standby takes over at its next look instead of waiting for
 // the term to expire.
 func (l *lease) release(ctx context.Context, term int64) error {
-	now := l.now()
-	_, err := l.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: l.id(term)}, {Key: "holder", Value: l.holder}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "expiresAt", Value: now}, {Key: "releasedAt", Value: now}}}})
-	if err != nil {
-		return fmt.Errorf("release lease term %d: %w", term, err)
-	}
-	return nil
-}
-
-// isDuplicateKey recognises a unique-key violation: 11000 on MongoDB; FerretDB reports some as
-// code 1 with "duplicate" in the message (DESIGN §8).
-func isDuplicateKey(err error) bool {
-	if mongo.IsDuplicateKeyError(err) {
-		return true
-	}
-	var se mongo.ServerError
-	return errors.As(err, &se) && se.HasErrorCode(1) && strings.Contains(strings.ToLower(err.Error()), "duplicate")
+	return l.st.ReleaseLeaseTerm(ctx, l.id(term), l.holder, l.st.Now())
 }
 
 // cleanup deletes term documents older than the last keepTerms.
@@ -145,9 +99,5 @@ func (l *lease) cleanup(ctx context.Context, term int64) error {
 	if term <= keepTerms {
 		return nil
 	}
-	_, err := l.coll.DeleteMany(ctx, bson.D{{Key: "name", Value: l.name}, {Key: "term", Value: bson.D{{Key: "$lte", Value: term - keepTerms}}}})
-	if err != nil {
-		return fmt.Errorf("clean up lease terms: %w", err)
-	}
-	return nil
+	return l.st.DeleteLeaseTermsUpTo(ctx, l.name, term-keepTerms)
 }

@@ -81,7 +81,7 @@ func TestLeaseTerms(t *testing.T) {
 	if err := other.cleanup(ctx, 9); err != nil {
 		t.Fatal(err)
 	}
-	n, err := st.Collection(store.CollLeases).CountDocuments(ctx, bson.D{{Key: "name", Value: "l"}})
+	n, err := storetest.DB(t, st).Collection(store.CollLeases).CountDocuments(ctx, bson.D{{Key: "name", Value: "l"}})
 	if err != nil || n != keepTerms {
 		t.Errorf("%d term documents after cleanup (%v), want %d", n, err, keepTerms)
 	}

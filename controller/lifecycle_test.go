@@ -12,6 +12,7 @@ import (
 
 	"github.com/dezky/platform-api/integrations"
 	"github.com/dezky/platform-api/store"
+	"github.com/dezky/platform-api/store/storetest"
 )
 
 // retryable is an upstream failure that should be retried with backoff.
@@ -207,7 +208,7 @@ func TestPermanentErrorDoesNotHotLoop(t *testing.T) {
 // update: the annotation and metadata.updatedAt, nothing else.
 func forceReconcile(t *testing.T, e *env, slug, token string) {
 	t.Helper()
-	res, err := e.st.Collection(store.CollTenants).UpdateOne(ctxT(t), bson.D{{Key: "metadata.slug", Value: slug}},
+	res, err := storetest.DB(t, e.st).Collection(store.CollTenants).UpdateOne(ctxT(t), bson.D{{Key: "metadata.slug", Value: slug}},
 		bson.D{{Key: "$set", Value: bson.D{
 			{Key: "metadata.annotations." + store.AnnotationReconcileRequestedAt, Value: token},
 			{Key: "metadata.updatedAt", Value: time.Now().UTC()},
@@ -218,11 +219,16 @@ func forceReconcile(t *testing.T, e *env, slug, token string) {
 }
 
 // TestNoSelfTrigger: a stable Active tenant gets no reconcile and no status write from its
-// own status writes, over 5 poll intervals; and a resync of it reads but writes nothing.
+// own status writes, over 5 poll intervals; and a resync of it reads but writes nothing (in
+// list mode it is not even observed live: the listing shows it in sync).
 func TestNoSelfTrigger(t *testing.T) {
-	e := newEnv(t)
-	e.start()
-	testNoSelfTrigger(t, e, e.waitIntervals)
+	for _, mode := range []string{ResyncList, ResyncPerTenant} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t, func(o *Options) { o.ResyncMode = mode })
+			e.start()
+			testNoSelfTrigger(t, e, e.waitIntervals)
+		})
+	}
 }
 
 func testNoSelfTrigger(t *testing.T, e *env, wait func(int64)) {
@@ -239,18 +245,31 @@ func testNoSelfTrigger(t *testing.T, e *env, wait func(int64)) {
 		t.Fatalf("%d status writes while nothing changed", n-writes)
 	}
 
-	// A resync (operator request) runs the steps' reads and writes nothing.
+	// A resync (operator request) reads and writes nothing: per tenant, one Observe per step
+	// and a reconcile that writes nothing; by listing, one listing per step and no reconcile.
 	calls := e.steps[0].totalCalls()
+	lists := len(e.steps[0].callsOf("list", ""))
 	if _, err := e.st.RequestResync(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "resync reconciles the tenant", func() bool { return e.log.count(tn.ID) > reconciles })
-	last := e.log.all()[len(e.log.all())-1]
-	if !last.StepsRun || last.StatusWritten {
-		t.Errorf("resync of a stable tenant: %+v, want steps run and no write", last)
-	}
-	if e.steps[0].totalCalls() != calls+1 {
-		t.Errorf("resync called authentik %d times", e.steps[0].totalCalls()-calls)
+	if e.opts.ResyncMode == ResyncPerTenant {
+		eventually(t, 10*time.Second, "resync reconciles the tenant", func() bool { return e.log.count(tn.ID) > reconciles })
+		last := e.log.all()[len(e.log.all())-1]
+		if !last.StepsRun || last.StatusWritten {
+			t.Errorf("resync of a stable tenant: %+v, want steps run and no write", last)
+		}
+		if e.steps[0].totalCalls() != calls+1 {
+			t.Errorf("resync called authentik %d times", e.steps[0].totalCalls()-calls)
+		}
+	} else {
+		eventually(t, 10*time.Second, "resync lists authentik", func() bool { return len(e.steps[0].callsOf("list", "")) > lists })
+		wait(3)
+		if n := e.log.count(tn.ID); n != reconciles {
+			t.Errorf("%d reconciles of a stable tenant after a listing resync", n-reconciles)
+		}
+		if n := e.steps[0].totalCalls() - calls; n != 1 {
+			t.Errorf("a listing resync made %d authentik calls, want the one listing", n)
+		}
 	}
 	after := e.status(tn.ID)
 	if diff := cmp.Diff(before, after); diff != "" {

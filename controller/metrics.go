@@ -23,6 +23,9 @@ type metrics struct {
 	source        *prometheus.GaugeVec
 	drift         *prometheus.CounterVec
 	tenants       *prometheus.GaugeVec
+	// snapshotFailures counts listings that failed at a resync (the step fell back to
+	// observing its tenants one by one).
+	snapshotFailures *prometheus.CounterVec
 }
 
 // Reconcile results, the values of platform_reconcile_total{result}.
@@ -75,6 +78,10 @@ func newMetrics(depth func() float64) *metrics {
 			Name: metricPrefix + "drift_total",
 			Help: "Drifted fields found upstream and corrected (the spec had not changed), by step and field.",
 		}, []string{"step", "field"}),
+		snapshotFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricPrefix + "resync_listing_failures_total",
+			Help: "Upstream listings that failed at a resync; that step's tenants were observed one by one instead.",
+		}, []string{"step"}),
 		tenants: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: metricPrefix + "tenants",
 			Help: "Tenants by phase, counted by the leader at its last full resync.",
@@ -89,12 +96,13 @@ func (m *metrics) initDrift(steps []string) {
 		for _, f := range integrations.DriftFields(s) {
 			m.drift.WithLabelValues(s, f)
 		}
+		m.snapshotFailures.WithLabelValues(s)
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.reconciles, m.duration, m.steps, m.depth, m.retries,
-		m.watchRestarts, m.resyncLast, m.leader, m.source, m.drift, m.tenants}
+		m.watchRestarts, m.resyncLast, m.leader, m.source, m.drift, m.tenants, m.snapshotFailures}
 }
 
 // register adds every collector to r; one already registered is reported, not fatal (a

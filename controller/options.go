@@ -42,10 +42,22 @@ type Options struct {
 	BackoffInitial time.Duration
 	// BackoffMax caps a failing tenant's retry delay. Defaults to 5m.
 	BackoffMax time.Duration
+	// ResyncMode is ResyncList (the default: one listing per step, then only the tenants with
+	// something to do are observed live) or ResyncPerTenant (every tenant observed live).
+	ResyncMode string
+	// ListTimeout bounds one step's listing at a resync. Defaults to 5m: a listing reads the
+	// whole fleet's objects in pages at the upstream's request limit.
+	ListTimeout time.Duration
 	// OnReconcile, when set, is called after every reconcile (tests and benchmarks count
 	// reconciles and measure reaction times with it). It must return quickly.
 	OnReconcile func(ReconcileInfo)
 }
+
+// Resync modes (RESYNC_MODE).
+const (
+	ResyncList      = "list"
+	ResyncPerTenant = "per-tenant"
+)
 
 // ReconcileInfo describes one finished reconcile, for Options.OnReconcile.
 type ReconcileInfo struct {
@@ -106,6 +118,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.BackoffMax <= 0 {
 		o.BackoffMax = 5 * time.Minute
+	}
+	if o.ResyncMode == "" {
+		o.ResyncMode = ResyncList
+	}
+	if o.ListTimeout <= 0 {
+		o.ListTimeout = 5 * time.Minute
 	}
 	return o
 }

@@ -35,7 +35,7 @@ func TestReadiness(t *testing.T) {
 		t.Errorf("leader: ready=%v (-want +got):\n%s", ready, diff)
 	}
 
-	other := New(storetest.NewStoreWith(t, storetest.Options{Database: e.st.Database().Name()}), e.integrationSteps(), e.opts)
+	other := New(storetest.NewStoreWith(t, storetest.Options{Database: e.st.DatabaseName()}), e.integrationSteps(), e.opts)
 	runController(t, other)
 	eventually(t, 10*time.Second, "standby ready", func() bool {
 		ready, d := other.Readiness()

@@ -8,6 +8,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/dezky/platform-api/store"
+	"github.com/dezky/platform-api/store/storetest"
 )
 
 // TestRestart: a controller stopped mid-way through 100 tenants is replaced by a new one;
@@ -29,7 +30,7 @@ func TestRestart(t *testing.T) {
 
 	e.start() // a new Controller over the same database and upstreams
 	eventually(t, 90*time.Second, "100 tenants Active", func() bool {
-		n, _ := e.st.Collection(store.CollTenantStatus).CountDocuments(ctxT(t), bson.D{{Key: "phase", Value: store.PhaseActive}})
+		n, _ := storetest.DB(t, e.st).Collection(store.CollTenantStatus).CountDocuments(ctxT(t), bson.D{{Key: "phase", Value: store.PhaseActive}})
 		return n == int64(len(ids))
 	})
 	for _, id := range ids {

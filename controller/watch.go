@@ -10,17 +10,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
-	"github.com/dezky/platform-api/store"
 )
-
-// watchPipeline is the change stream's pipeline. It must stay the same across restarts (a
-// stored resume token belongs to it) and keeps only what the controller uses: the tenant's
-// id. _id (the resume token) survives the inclusion projection.
-var watchPipeline = mongo.Pipeline{{{Key: "$project", Value: bson.D{
-	{Key: "operationType", Value: 1}, {Key: "documentKey", Value: 1},
-}}}}
 
 // idleTokenSave is how often the post-batch token of an idle stream is persisted: often
 // enough that a quiet tenants collection's token never falls off the oplog, rarely enough
@@ -56,11 +46,7 @@ func (m mongoStream) Close(ctx context.Context) error  { return m.cs.Close(ctx) 
 
 // watchTenants opens the change stream on tenants, resuming after token when there is one.
 func (c *Controller) watchTenants(ctx context.Context, token bson.Raw) (changeStream, error) {
-	opts := options.ChangeStream().SetMaxAwaitTime(time.Second)
-	if token != nil {
-		opts.SetResumeAfter(token)
-	}
-	cs, err := c.st.Collection(store.CollTenants).Watch(ctx, watchPipeline, opts)
+	cs, err := c.st.WatchTenants(ctx, token, time.Second)
 	if err != nil {
 		return nil, err
 	}

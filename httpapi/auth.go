@@ -14,6 +14,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/labstack/echo/v4"
+
+	"github.com/dezky/platform-api/store"
 )
 
 // DefaultOperatorGroup is the groups-claim value that, with an operator audience, makes a
@@ -69,9 +71,10 @@ func principalOf(c echo.Context) *principal {
 
 // authenticator verifies bearer tokens. Discovery is lazy: New tries it once, and while the
 // issuer cannot be reached every request retries it (at most once per discoveryRetry) and
-// gets 503, so a briefly unavailable IdP does not stop the process from starting. Keys are
-// fetched by go-oidc's RemoteKeySet, which re-reads the JWKS whenever a token names a kid it
-// does not know: a rotation at the issuer needs no restart.
+// gets 503, so a briefly unavailable IdP does not stop the process from starting. Keys come
+// from a keySet, which re-reads the JWKS when a token names a kid it does not know, at most
+// once per KeyRefetchInterval: a rotation at the issuer needs no restart, and made-up kids
+// cannot turn the API against the IdP.
 type authenticator struct {
 	cfg         AuthConfig
 	accepted    []string
@@ -91,6 +94,15 @@ func newAuthenticator(ctx context.Context, cfg AuthConfig, log *slog.Logger) (*a
 	if cfg.OperatorGroup == "" {
 		cfg.OperatorGroup = DefaultOperatorGroup
 	}
+	if cfg.KeyRefetchInterval <= 0 {
+		cfg.KeyRefetchInterval = defaultKeyRefetch
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
 	a := &authenticator{cfg: cfg, log: log, retryEvery: discoveryRetry}
 	if cfg.Disabled {
 		log.Warn("AUTHENTICATION IS DISABLED: every request acts as an operator; never run this way outside a dev machine",
@@ -104,12 +116,8 @@ func newAuthenticator(ctx context.Context, cfg AuthConfig, log *slog.Logger) (*a
 	case len(a.accepted) == 0:
 		return nil, errors.New("auth not configured: OIDC_AUDIENCES is empty (set AUTH_DISABLED=true only for local development)")
 	}
-	// The key set outlives the start-up context, and its HTTP client (custom CA) travels in
-	// the context go-oidc is given.
+	// Discovery on demand outlives the start-up context.
 	a.clientCtx = context.WithoutCancel(ctx)
-	if cfg.HTTPClient != nil {
-		a.clientCtx = oidc.ClientContext(a.clientCtx, cfg.HTTPClient)
-	}
 	// The audience is checked by us against a list, so go-oidc's single-client check is off.
 	a.verifierCfg = &oidc.Config{SkipClientIDCheck: true, SupportedSigningAlgs: signingAlgs()}
 	startCtx, cancel := context.WithTimeout(ctx, discoveryAtStart)
@@ -145,16 +153,22 @@ func (a *authenticator) getVerifier(ctx context.Context) (*oidc.IDTokenVerifier,
 		return nil, a.lastErr
 	}
 	a.lastAttempt = time.Now()
-	dctx := ctx
-	if a.cfg.HTTPClient != nil {
-		dctx = oidc.ClientContext(dctx, a.cfg.HTTPClient)
-	}
-	provider, err := oidc.NewProvider(dctx, a.cfg.IssuerURL)
+	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, a.cfg.HTTPClient), a.cfg.IssuerURL)
 	if err != nil {
 		a.lastErr = fmt.Errorf("oidc discovery at %s: %w", a.cfg.IssuerURL, err)
 		return nil, a.lastErr
 	}
-	a.verifier = provider.VerifierContext(a.clientCtx, a.verifierCfg)
+	// go-oidc checked that the document's issuer is the one configured.
+	var meta struct {
+		Issuer  string `json:"issuer"`
+		JWKSURL string `json:"jwks_uri"`
+	}
+	if err := provider.Claims(&meta); err != nil || meta.JWKSURL == "" {
+		a.lastErr = fmt.Errorf("oidc discovery at %s: no jwks_uri (%v)", a.cfg.IssuerURL, err)
+		return nil, a.lastErr
+	}
+	keys := newKeySet(meta.JWKSURL, a.cfg.HTTPClient, a.cfg.KeyRefetchInterval, a.cfg.Now, signingAlgs(), a.log)
+	a.verifier = oidc.NewVerifier(meta.Issuer, keys, a.verifierCfg)
 	a.lastErr = nil
 	a.log.Info("OIDC discovery done", "issuer", a.cfg.IssuerURL, "audiences", a.accepted)
 	return a.verifier, nil
@@ -240,6 +254,11 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (*princ
 		// that says nothing about the token, so it is not a 401.
 		return nil, fmt.Errorf("verify token: %w", ctx.Err())
 	}
+	if err != nil && strings.Contains(err.Error(), errKeysUnavailable) {
+		// No key was ever loaded: that says nothing about the token either.
+		return nil, newProblem(http.StatusServiceUnavailable, problemBlank, "the identity provider cannot be reached; try again shortly").
+			withHeader("Retry-After", "5").withCause(err)
+	}
 	if err != nil {
 		// go-oidc's message says what was wrong (expired, issuer, signature); it names no
 		// secret, and a client debugging its token needs it.
@@ -254,6 +273,11 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (*princ
 	}
 	if cl.Subject == "" {
 		return nil, unauthorized("the token has no subject", true)
+	}
+	if len(cl.Subject) > store.MaxSubjectLen {
+		// An identity no tenant could hold as its owner: refused here, or a create would
+		// answer 422 about owner.sub, a field the caller never sent.
+		return nil, unauthorized("the token's subject is too long", true)
 	}
 	p := &principal{
 		Subject: cl.Subject, Email: cl.Email, Name: cl.Name, Groups: []string(cl.Groups),
@@ -288,6 +312,9 @@ func tokenErrorDetail(err error) string {
 	var exp *oidc.TokenExpiredError
 	msg := err.Error()
 	switch {
+	case errors.As(err, &exp) && exp.Expiry.IsZero():
+		// go-oidc reads a missing exp as the zero time, long expired.
+		return "the token has no expiry"
 	case errors.As(err, &exp):
 		return "the token has expired"
 	case strings.Contains(msg, "nbf"):
@@ -296,6 +323,8 @@ func tokenErrorDetail(err error) string {
 		return "the token was issued by another issuer"
 	case strings.Contains(msg, "malformed jwt"):
 		return "the token is malformed or uses an algorithm not accepted here"
+	case strings.Contains(msg, errUnknownKeyID):
+		return "the token's key id is not one the issuer publishes"
 	case strings.Contains(msg, "verify signature"):
 		return "the token's signature does not verify"
 	}

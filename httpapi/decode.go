@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -80,6 +82,9 @@ func parseObject(body []byte, sch schema) (map[string]any, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, badRequest("the request body must hold exactly one JSON value")
 	}
+	if p := checkStrict(body); p != nil {
+		return nil, p
+	}
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return nil, invalid(store.FieldError{Field: "(body)", Message: "must be a JSON object"})
@@ -88,6 +93,117 @@ func parseObject(body []byte, sch schema) (map[string]any, error) {
 		return nil, invalid(fields...)
 	}
 	return obj, nil
+}
+
+// checkStrict refuses what encoding/json lets through without a word: bytes that are not
+// UTF-8 and \u escapes of half a UTF-16 surrogate pair (both silently become U+FFFD), and a
+// member named twice in one object (the last one silently wins). Each makes a body mean one
+// thing to us and another to a proxy, a log reader or another JSON parser in front of us, so
+// each is a 400. It runs on a body that has already parsed. (encoding/json/v2 refuses all
+// three by default; it is still an experiment in Go 1.26, hence these few lines.)
+func checkStrict(body []byte) *Problem {
+	if !utf8.Valid(body) {
+		return badRequest("the request body is not valid UTF-8")
+	}
+	if at := loneSurrogate(body); at >= 0 {
+		return badRequest(fmt.Sprintf("the request body has a \\u escape of half a UTF-16 surrogate pair (at byte %d)", at))
+	}
+	if path := duplicateMember(body); path != "" {
+		return badRequest(fmt.Sprintf("the request body names the member %s more than once", path),
+			store.FieldError{Field: path, Message: "appears more than once"})
+	}
+	return nil
+}
+
+// loneSurrogate returns the offset of the first \u escape in a string of body that encodes a
+// surrogate (U+D800–U+DFFF) other than as a high one immediately followed by a low one, or -1.
+// body is syntactically valid JSON, so a backslash only occurs inside strings and always
+// starts a complete escape.
+func loneSurrogate(body []byte) int {
+	for i := 0; i < len(body); i++ {
+		if body[i] != '\\' {
+			continue
+		}
+		if body[i+1] != 'u' {
+			i++ // a two-character escape such as \" or \\
+			continue
+		}
+		r := hex4(body[i+2 : i+6])
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return i
+		case r >= 0xD800 && r <= 0xDBFF:
+			next := body[i+6:]
+			if len(next) < 6 || next[0] != '\\' || next[1] != 'u' {
+				return i
+			}
+			if lo := hex4(next[2:6]); lo < 0xDC00 || lo > 0xDFFF {
+				return i
+			}
+			i += 11 // the pair
+		default:
+			i += 5
+		}
+	}
+	return -1
+}
+
+// hex4 decodes four hex digits; -1 if they are not (a tail of the string that is no escape).
+func hex4(b []byte) rune {
+	n, err := strconv.ParseUint(string(b), 16, 32)
+	if err != nil {
+		return -1
+	}
+	return rune(n)
+}
+
+// duplicateMember walks body (already parsed, so nested no deeper than encoding/json allows)
+// and returns the path of the first member named twice in one object ("mail.domain",
+// "items[2].name"), or "". Names compare after unescaping: "a" and "\u0061" are one name.
+func duplicateMember(body []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	dup, _ := walkMembers(dec, "")
+	return dup
+}
+
+func walkMembers(dec *json.Decoder, path string) (string, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", err
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			key, err := dec.Token()
+			if err != nil {
+				return "", err
+			}
+			name, _ := key.(string)
+			p := name
+			if path != "" {
+				p = path + "." + name
+			}
+			if seen[name] {
+				return p, nil
+			}
+			seen[name] = true
+			if dup, err := walkMembers(dec, p); dup != "" || err != nil {
+				return dup, err
+			}
+		}
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			if dup, err := walkMembers(dec, fmt.Sprintf("%s[%d]", path, i)); dup != "" || err != nil {
+				return dup, err
+			}
+		}
+	default:
+		return "", nil // a scalar
+	}
+	_, err = dec.Token() // the closing delimiter
+	return "", err
 }
 
 func malformed(err error) *Problem {

@@ -3,8 +3,13 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -60,6 +65,36 @@ func FuzzCreateTenantBody(f *testing.F) {
 		`[]`, `null`, `"str"`, `0`, `{`, `{}{}`, ``, `{"slug":"fz-x","name":"X"}garbage`,
 		`{"slug":"fz-x","name":"X","slug":"fz-y"}`,
 		`{"a":{"b":{"c":{"d":{"e":{"f":{}}}}}}}`,
+		// Lax input that used to pass (each a case of TestLaxInputIsRefused).
+		`{"slug":"fz-ip","name":"X","mail":{"domain":"127.0.0.1"}}`,
+		`{"slug":"fz-ip","name":"X","mail":{"domain":"1.2.3.4"}}`,
+		`{"slug":"fz-ip","name":"X","mail":{"domain":"[::1]"}}`,
+		`{"slug":"fz-num","name":"X","mail":{"domain":"123.456"}}`,
+		`{"slug":"fz-num","name":"X","mail":{"domain":"example.123"}}`,
+		`{"slug":"fz-num","name":"X","mail":{"domain":"10.0.0.1.nip.io"}}`,
+		`{"slug":"fz-case","name":"X","mail":{"domain":"FZ.Example"}}`,
+		`{"slug":"fz-kelvin","name":"X","mail":{"domain":"\u212afz.example"}}`,
+		`{"slug":"fz-bidi","name":"\u202eevil\u202c"}`,
+		`{"slug":"fz-bidi","name":"a\u2066b\u2069"}`,
+		`{"slug":"fz-zw","name":"ac\u200bme"}`,
+		`{"slug":"fz-zw","name":"ac\u200dme"}`,
+		`{"slug":"fz-zw","name":"\ufeffacme"}`,
+		`{"slug":"fz-zw","name":"ac\u2060me"}`,
+		`{"slug":"fz-ls","name":"a\u2028b"}`,
+		`{"slug":"fz-ls","name":"a\u2029b"}`,
+		`{"slug":"fz-inv","name":"\u200b\u200d\u2060"}`,
+		`{"slug":"fz-inv","name":"\u3164"}`,
+		`{"slug":"fz-utf","name":"a` + string([]byte{0xff, 0xfe}) + `b"}`,
+		`{"slug":"fz-utf","name":"` + string([]byte{0xed, 0xa0, 0x80}) + `"}`,
+		`{"slug":"fz-sur","name":"\udc00x"}`,
+		`{"slug":"fz-sur","name":"\udc00\ud800"}`,
+		`{"slug":"fz-sur","name":"\ud800\ud800"}`,
+		`{"slug":"fz-sur","name":"X","\ud800":1}`,
+		`{"slug":"fz-pair","name":"\ud83d\ude00"}`,
+		`{"name":"a","name":"b","slug":"fz-dup"}`,
+		`{"slug":"fz-dup","name":"X","mail":{"domain":"a.example","domain":"b.example"}}`,
+		`{"slug":"fz-dup","name":"X","n\u0061me":"Y"}`,
+		`{"slug":"fz-dup","name":"X","x":{"y":[{"z":1,"z":2}]}}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -74,6 +109,15 @@ func FuzzCreateTenantBody(f *testing.F) {
 			if after.Counts[store.CollTenants] != before.Counts[store.CollTenants]+1 {
 				t.Fatalf("201 but %d → %d tenants", before.Counts[store.CollTenants], after.Counts[store.CollTenants])
 			}
+			if !utf8.Valid(body) {
+				t.Fatalf("201 for a body that is not UTF-8: %q", body)
+			}
+			slug, _ := dig(r.obj(t), "metadata", "slug").(string)
+			tn, err := e.st.GetTenant(context.Background(), slug)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkStoredSpec(t, body, tn.Spec)
 		}
 	})
 }
@@ -100,6 +144,22 @@ func FuzzPatchTenantBody(f *testing.F) {
 		`{"spec":{"name":"nested"}}`,
 		`{}`, `[]`, `null`, `true`, `{"name":`, `{"name":"a"}{"name":"b"}`, ``,
 		`{"name":"` + string([]byte{0xff, 0xfe}) + `"}`,
+		// Lax input that used to pass (each a case of TestLaxInputIsRefused).
+		`{"mail":{"domain":"127.0.0.1"}}`,
+		`{"mail":{"domain":"[::1]"}}`,
+		`{"mail":{"domain":"example.123"}}`,
+		`{"mail":{"domain":"123.456"}}`,
+		`{"mail":{"domain":"FZ.EXAMPLE"}}`,
+		`{"name":"\u202eevil\u202c"}`,
+		`{"name":"\u200b"}`,
+		`{"name":"a\u2028b"}`,
+		`{"name":"\ufeff"}`,
+		`{"name":"a` + string([]byte{0xc3}) + `"}`,
+		`{"name":"\ud83d"}`,
+		`{"name":"\udc00x"}`,
+		`{"name":"a","name":"b"}`,
+		`{"mail":{"domain":"a.example","domain":"b.example"}}`,
+		`{"name":"Same","suspended":false,"suspended":true}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -125,5 +185,37 @@ func FuzzPatchTenantBody(f *testing.F) {
 		if tn.Spec.Owner.Sub != "alice" || tn.Spec.PartnerID != "" || tn.Spec.Suspended {
 			t.Fatalf("a guarded field changed after %q: %+v", body, tn.Spec)
 		}
+		if r.code == http.StatusOK && !utf8.Valid(body) {
+			t.Fatalf("200 for a body that is not UTF-8: %q", body)
+		}
+		checkStoredSpec(t, body, tn.Spec)
 	})
+}
+
+// checkStoredSpec holds a stored spec to the rules of names and domains, checked here
+// independently of the store's validation: no invisible or bidi formatting characters or line
+// separators in the name, and a lowercase mail domain that is neither an IP address nor has
+// an all-numeric label.
+func checkStoredSpec(t *testing.T, body []byte, sp store.Spec) {
+	t.Helper()
+	for _, r := range sp.Name {
+		if unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) {
+			t.Fatalf("stored name %q holds %U after %q", sp.Name, r, body)
+		}
+	}
+	if sp.Mail == nil {
+		return
+	}
+	d := sp.Mail.Domain
+	if d != strings.ToLower(d) {
+		t.Fatalf("stored domain %q is not lowercase after %q", d, body)
+	}
+	if _, err := netip.ParseAddr(strings.Trim(d, "[]")); err == nil {
+		t.Fatalf("stored domain %q is an IP address after %q", d, body)
+	}
+	for _, l := range strings.Split(d, ".") {
+		if _, err := strconv.ParseUint(l, 10, 64); err == nil || strings.Trim(l, "0123456789") == "" {
+			t.Fatalf("stored domain %q has the all-numeric label %q after %q", d, l, body)
+		}
+	}
 }

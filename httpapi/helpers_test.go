@@ -295,13 +295,13 @@ func snapshot(t testing.TB, st *store.Store) dbState {
 	ctx := context.Background()
 	s := dbState{Counts: map[string]int64{}, Versions: map[string]int64{}}
 	for _, c := range []string{store.CollTenants, store.CollPartners, store.CollMemberships, store.CollSubscriptions, store.CollControllerState} {
-		n, err := st.Collection(c).CountDocuments(ctx, bson.D{})
+		n, err := storetest.DB(t, st).Collection(c).CountDocuments(ctx, bson.D{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.Counts[c] = n
 	}
-	cur, err := st.Collection(store.CollTenants).Find(ctx, bson.D{})
+	cur, err := storetest.DB(t, st).Collection(store.CollTenants).Find(ctx, bson.D{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,6 +70,13 @@ type AuthConfig struct {
 	// HTTPClient fetches discovery and the JWKS (e.g. one trusting a custom CA). Defaults to
 	// http.DefaultClient.
 	HTTPClient *http.Client
+	// KeyRefetchInterval is the least time between two JWKS fetches caused by tokens whose
+	// key id is unknown; tokens that find the interval running get 401 at once. Defaults to
+	// 10s: made-up key ids cannot make the API hammer the IdP, and a key the IdP rotates to
+	// is picked up within 10s.
+	KeyRefetchInterval time.Duration
+	// Now is the clock of that interval. Defaults to time.Now.
+	Now func() time.Time
 }
 
 // Readiness is what /ready asks the controller. The controller is ready when it runs as leader
@@ -93,6 +100,8 @@ type Server struct {
 	pollInterval time.Duration
 	// waiting counts requests blocked in ?wait; tests watch it drop when a client goes away.
 	waiting atomic.Int64
+	// mongoDown is what /ready last found: the reachability it logs once per change.
+	mongoDown atomic.Bool
 }
 
 // New builds the server. It fails when auth is neither configured nor explicitly disabled.
@@ -219,11 +228,17 @@ func (s *Server) ready(c echo.Context) error {
 		body["auth"] = s.auth.ready()
 	}
 	ok := true
-	if err := s.store.Ping(ctx); err != nil {
+	err := s.store.Ping(ctx)
+	if err != nil {
 		ok = false
-		body["mongo"] = "unreachable: " + err.Error()
+		// The driver's text names hosts, ports and replica-set members: it goes to the log,
+		// not to whoever can reach an unauthenticated probe.
+		body["mongo"] = "unreachable"
 	} else {
 		body["mongo"] = "ok"
+	}
+	if c.Request().Context().Err() == nil {
+		s.noteMongo(ctx, err)
 	}
 	if s.cfg.Controller == nil {
 		body["controller"] = "disabled"
@@ -244,4 +259,15 @@ func (s *Server) ready(c echo.Context) error {
 	}
 	body["status"] = "ok"
 	return c.JSON(http.StatusOK, body)
+}
+
+// noteMongo logs the database's reachability as /ready finds it, once per change: probes ask
+// every few seconds, and a line for each would bury the one that says when it went away.
+func (s *Server) noteMongo(ctx context.Context, err error) {
+	switch {
+	case err != nil && s.mongoDown.CompareAndSwap(false, true):
+		s.log.WarnContext(ctx, "readiness: mongo unreachable", "error", err)
+	case err == nil && s.mongoDown.CompareAndSwap(true, false):
+		s.log.InfoContext(ctx, "readiness: mongo reachable again")
+	}
 }

@@ -103,10 +103,12 @@ func (s *Server) create(c echo.Context, partner string) error {
 		Owner: ownerOf(p), Mail: body.Mail, Storage: body.Storage, ManagementPolicy: body.ManagementPolicy,
 	}
 	t, err := s.store.CreateTenant(ctx, store.NewTenant{Slug: body.Slug, Spec: spec})
-	if errors.Is(err, store.ErrAlreadyExists) {
+	switch {
+	case errors.Is(err, store.ErrAlreadyExists):
 		return conflict(fmt.Sprintf("the slug %q is taken", body.Slug), store.FieldError{Field: "slug", Message: "is taken"})
-	}
-	if err != nil {
+	case errors.Is(err, store.ErrDomainTaken):
+		return domainTaken()
+	case err != nil:
 		return err
 	}
 	s.logWrite(c, "tenant.create", "tenant", t.Metadata.Slug, "partner", t.Spec.PartnerID, "plan", t.Spec.Plan)
@@ -436,8 +438,17 @@ func (s *Server) tenantWriteError(c echo.Context, err error) error {
 		return preconditionFailed("the tenant changed since the version in If-Match; read it again and retry")
 	case errors.Is(err, store.ErrDeleting):
 		return conflict("the tenant is being deleted; its spec no longer changes")
+	case errors.Is(err, store.ErrDomainTaken):
+		return domainTaken()
 	}
 	return err
+}
+
+// domainTaken is the 409 of a mail domain another tenant holds. Like a taken slug it says
+// only that the name is taken, never by whom.
+func domainTaken() *Problem {
+	return conflict("the mail domain belongs to another tenant",
+		store.FieldError{Field: "mail.domain", Message: "is taken by another tenant"})
 }
 
 // checkIfMatch evaluates an optional If-Match against the current resource version and

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // DefaultCallTimeout bounds one upstream HTTP call when a client's options leave it zero. A step
@@ -23,6 +25,23 @@ type HTTPOptions struct {
 	// Transport, when set, replaces the default transport (tests inject faults here). CAFile is
 	// ignored when Transport is set.
 	Transport http.RoundTripper
+	// Limiter, when set, paces every request of this client (token requests included), shared
+	// by the live calls of every worker and the resync's listings: the per-upstream request
+	// limit (AUTHENTIK_MAX_RPS, ...). A request waits for its turn within its own context.
+	Limiter *rate.Limiter
+	// Upstream names the upstream in metrics (integrations.StepAuthentik, ...).
+	Upstream string
+	// Metrics records every request by upstream and outcome; nil records nothing.
+	Metrics *UpstreamMetrics
+}
+
+// NewLimiter is the request limit for rps requests per second. The burst is one request: the
+// limit holds in every one-second window, which is what an upstream's operator measures.
+func NewLimiter(rps float64) *rate.Limiter {
+	if rps <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(rps), 1)
 }
 
 // NewHTTPClient builds an *http.Client with the options' CA and timeout. It never follows a
@@ -45,7 +64,38 @@ func NewHTTPClient(o HTTPOptions) (*http.Client, error) {
 		}
 		rt = tr
 	}
+	if o.Limiter != nil || o.Metrics != nil {
+		rt = &meteredTransport{next: rt, limiter: o.Limiter, metrics: o.Metrics, upstream: o.Upstream}
+	}
 	return &http.Client{Transport: rt, Timeout: timeout}, nil
+}
+
+// meteredTransport waits for the upstream's request limit, then records the request's
+// outcome and duration.
+type meteredTransport struct {
+	next     http.RoundTripper
+	limiter  *rate.Limiter
+	metrics  *UpstreamMetrics
+	upstream string
+}
+
+func (t *meteredTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.limiter != nil {
+		if err := t.limiter.Wait(req.Context()); err != nil {
+			// The context ended (or would end) before our turn: nothing was sent.
+			return nil, fmt.Errorf("request limit: %w", err)
+		}
+	}
+	start := time.Now()
+	resp, err := t.next.RoundTrip(req)
+	if t.metrics != nil {
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+		}
+		t.metrics.observe(t.upstream, status, time.Since(start))
+	}
+	return resp, err
 }
 
 func certPool(file string) (*x509.CertPool, error) {

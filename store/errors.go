@@ -14,6 +14,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrAlreadyExists: a unique key (slug) is taken.
 	ErrAlreadyExists = errors.New("already exists")
+	// ErrDomainTaken: another tenant holds the mail domain (compared case-insensitively).
+	ErrDomainTaken = errors.New("mail domain held by another tenant")
 	// ErrConflict: the expected resourceVersion is stale.
 	ErrConflict = errors.New("resource version conflict")
 	// ErrFenced: a status write carried an older leader term than the stored one.
@@ -53,7 +55,8 @@ func (e *ValidationError) orNil() error {
 }
 
 // isDuplicateKey recognises a unique-index violation. MongoDB says 11000; FerretDB raises code 1
-// with a "duplicate key" message when the violation comes from an update or upsert (DESIGN §8).
+// when the violation comes from an update or upsert, with a "duplicate key" message or, from
+// its SQLite backend, "UNIQUE constraint failed" (docs/ARCHITECTURE.md, FerretDB limits).
 func isDuplicateKey(err error) bool {
 	if err == nil {
 		return false
@@ -63,7 +66,8 @@ func isDuplicateKey(err error) bool {
 	}
 	var se mongo.ServerError
 	if errors.As(err, &se) && se.HasErrorCode(1) {
-		return strings.Contains(strings.ToLower(err.Error()), "duplicate")
+		msg := strings.ToLower(err.Error())
+		return strings.Contains(msg, "duplicate") || strings.Contains(msg, "unique constraint")
 	}
 	return false
 }

@@ -15,7 +15,7 @@ func TestCursorPagingUnderConcurrentInserts(t *testing.T) {
 	st := storetest.NewStore(t)
 	ctx := ctxT(t)
 	const existing = 1000
-	coll := st.Collection(store.CollTenants)
+	coll := storetest.DB(t, st).Collection(store.CollTenants)
 	docs := make([]any, 0, existing)
 	before := map[string]bool{}
 	for i := 0; i < existing; i++ {

@@ -98,12 +98,8 @@ func (s *Store) Close(ctx context.Context) error { return s.client.Disconnect(ct
 // Ping checks that the server answers (readiness).
 func (s *Store) Ping(ctx context.Context) error { return s.client.Ping(ctx, nil) }
 
-// Database exposes the database for the controller's watch, lease and state collections and
-// for tests.
-func (s *Store) Database() *mongo.Database { return s.db }
-
-// Collection returns one of the Coll* collections.
-func (s *Store) Collection(name string) *mongo.Collection { return s.db.Collection(name) }
+// DatabaseName is the database this store works in (tests open their own handle on it).
+func (s *Store) DatabaseName() string { return s.db.Name() }
 
 // Now returns the store's clock at millisecond precision (what Mongo keeps).
 func (s *Store) Now() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -114,8 +110,16 @@ func (s *Store) lockFor(key string) *sync.Mutex {
 	return &s.locks[h.Sum32()%uint32(len(s.locks))]
 }
 
-// ensureIndexes creates the indexes of DESIGN §4. Only plain and unique indexes: FerretDB has
-// neither TTL nor partial indexes.
+// idxMailDomain makes a mail domain belong to one tenant, across every API replica and against
+// hand-written documents too: the stored domain is lowercase (NormalizeDomain), so the index
+// compares case-insensitively. It is sparse, so tenants without mail are not indexed at all.
+// FerretDB ignores "sparse", but its SQL backends never equate missing values in a unique
+// index, so there too only tenants naming the same domain collide
+// (TestTenantsWithoutMailDoNotCollide runs on whichever server the tests use).
+const idxMailDomain = "mail_domain_unique"
+
+// ensureIndexes creates the indexes of the data model. Only plain, unique and sparse indexes:
+// FerretDB has neither TTL nor partial indexes.
 func (s *Store) ensureIndexes(ctx context.Context) error {
 	idx := []struct {
 		coll   string
@@ -124,6 +128,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		name   string
 	}{
 		{CollTenants, bson.D{{Key: "metadata.slug", Value: 1}}, true, "slug_unique"},
+		{CollTenants, bson.D{{Key: "spec.mail.domain", Value: 1}}, true, idxMailDomain},
 		{CollTenants, bson.D{{Key: "metadata.updatedAt", Value: 1}}, false, "updatedAt"},
 		{CollTenants, bson.D{{Key: "spec.owner.sub", Value: 1}}, false, "owner_sub"},
 		{CollTenants, bson.D{{Key: "spec.partnerId", Value: 1}}, false, "partnerId"},
@@ -139,7 +144,15 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		if ix.unique {
 			m.Options.SetUnique(true)
 		}
+		if ix.name == idxMailDomain {
+			m.Options.SetSparse(true)
+		}
 		if _, err := s.db.Collection(ix.coll).Indexes().CreateOne(ctx, m); err != nil {
+			if ix.name == idxMailDomain && isDuplicateKey(err) {
+				return fmt.Errorf("create index %s.%s: tenants share a mail domain; find them with "+
+					`db.tenants.aggregate([{$group: {_id: "$spec.mail.domain", n: {$sum: 1}}}, {$match: {_id: {$ne: null}, n: {$gt: 1}}}]), `+
+					"give each its own domain, and start again: %w", ix.coll, ix.name, err)
+			}
 			return fmt.Errorf("create index %s.%s: %w", ix.coll, ix.name, err)
 		}
 	}

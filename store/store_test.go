@@ -122,24 +122,24 @@ func TestCreateRejectsBadInputAndWritesNothing(t *testing.T) {
 		mutate func(*store.NewTenant)
 		field  string
 	}{
-		"uppercase slug":        {"slugs are lowercase DNS-like names", func(n *store.NewTenant) { n.Slug = "Acme" }, "slug"},
-		"leading dash":          {"a slug starts with a letter or digit", func(n *store.NewTenant) { n.Slug = "-acme" }, "slug"},
-		"trailing dash":         {"a slug ends with a letter or digit", func(n *store.NewTenant) { n.Slug = "acme-" }, "slug"},
-		"too long slug":         {"41 characters is one too many", func(n *store.NewTenant) { n.Slug = long }, "slug"},
-		"too short slug":        {"two characters is one too few", func(n *store.NewTenant) { n.Slug = "ab" }, "slug"},
-		"empty slug":            {"slug is required", func(n *store.NewTenant) { n.Slug = "" }, "slug"},
-		"dotted slug":           {"dots would split Mongo paths and DNS labels", func(n *store.NewTenant) { n.Slug = "ac.me" }, "slug"},
-		"unicode slug":          {"only ASCII", func(n *store.NewTenant) { n.Slug = "acmé" }, "slug"},
-		"empty name":            {"name is required", func(n *store.NewTenant) { n.Spec.Name = "" }, "name"},
-		"blank name":            {"whitespace is not a name", func(n *store.NewTenant) { n.Spec.Name = "   " }, "name"},
-		"control char name":     {"no control characters", func(n *store.NewTenant) { n.Spec.Name = "a\x00b" }, "name"},
-		"unknown plan":          {"plans come from the table", func(n *store.NewTenant) { n.Spec.Plan = "platinum" }, "plan"},
-		"bad mail domain":       {"a domain needs a dot and LDH labels", func(n *store.NewTenant) { n.Spec.Mail = &store.MailSpec{Domain: "not a domain"} }, "mail.domain"},
-		"uppercase mail domain": {"domains are stored lowercase", func(n *store.NewTenant) { n.Spec.Mail = &store.MailSpec{Domain: "Acme.example"} }, "mail.domain"},
-		"empty mail domain":     {"mail without a domain is meaningless", func(n *store.NewTenant) { n.Spec.Mail = &store.MailSpec{} }, "mail.domain"},
-		"negative storage":      {"quotas are non-negative", func(n *store.NewTenant) { n.Spec.Storage = &store.StorageSpec{QuotaBytes: -1} }, "storage.quotaBytes"},
-		"bad partner id":        {"partner ids are slugs", func(n *store.NewTenant) { n.Spec.PartnerID = "Bad Partner" }, "partnerId"},
-		"bad owner email":       {"owner email must parse", func(n *store.NewTenant) { n.Spec.Owner.Email = "nope" }, "owner.email"},
+		"uppercase slug":     {"slugs are lowercase DNS-like names", func(n *store.NewTenant) { n.Slug = "Acme" }, "slug"},
+		"leading dash":       {"a slug starts with a letter or digit", func(n *store.NewTenant) { n.Slug = "-acme" }, "slug"},
+		"trailing dash":      {"a slug ends with a letter or digit", func(n *store.NewTenant) { n.Slug = "acme-" }, "slug"},
+		"too long slug":      {"41 characters is one too many", func(n *store.NewTenant) { n.Slug = long }, "slug"},
+		"too short slug":     {"two characters is one too few", func(n *store.NewTenant) { n.Slug = "ab" }, "slug"},
+		"empty slug":         {"slug is required", func(n *store.NewTenant) { n.Slug = "" }, "slug"},
+		"dotted slug":        {"dots would split Mongo paths and DNS labels", func(n *store.NewTenant) { n.Slug = "ac.me" }, "slug"},
+		"unicode slug":       {"only ASCII", func(n *store.NewTenant) { n.Slug = "acmé" }, "slug"},
+		"empty name":         {"name is required", func(n *store.NewTenant) { n.Spec.Name = "" }, "name"},
+		"blank name":         {"whitespace is not a name", func(n *store.NewTenant) { n.Spec.Name = "   " }, "name"},
+		"control char name":  {"no control characters", func(n *store.NewTenant) { n.Spec.Name = "a\x00b" }, "name"},
+		"unknown plan":       {"plans come from the table", func(n *store.NewTenant) { n.Spec.Plan = "platinum" }, "plan"},
+		"bad mail domain":    {"a domain needs a dot and LDH labels", func(n *store.NewTenant) { n.Spec.Mail = &store.MailSpec{Domain: "not a domain"} }, "mail.domain"},
+		"kelvin sign domain": {"only ASCII is folded to lowercase; U+212A is not a k", func(n *store.NewTenant) { n.Spec.Mail = &store.MailSpec{Domain: "\u212Acme.example"} }, "mail.domain"},
+		"empty mail domain":  {"mail without a domain is meaningless", func(n *store.NewTenant) { n.Spec.Mail = &store.MailSpec{} }, "mail.domain"},
+		"negative storage":   {"quotas are non-negative", func(n *store.NewTenant) { n.Spec.Storage = &store.StorageSpec{QuotaBytes: -1} }, "storage.quotaBytes"},
+		"bad partner id":     {"partner ids are slugs", func(n *store.NewTenant) { n.Spec.PartnerID = "Bad Partner" }, "partnerId"},
+		"bad owner email":    {"owner email must parse", func(n *store.NewTenant) { n.Spec.Owner.Email = "nope" }, "owner.email"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -417,7 +417,7 @@ func TestHandWrittenNonStringAnnotationsDecode(t *testing.T) {
 		t.Fatal(err)
 	}
 	when := time.Date(2026, 11, 28, 1, 2, 3, 456000000, time.UTC)
-	_, err := st.Collection(store.CollTenants).UpdateOne(ctx, bson.D{{Key: "metadata.slug", Value: "acme"}},
+	_, err := storetest.DB(t, st).Collection(store.CollTenants).UpdateOne(ctx, bson.D{{Key: "metadata.slug", Value: "acme"}},
 		bson.D{{Key: "$set", Value: bson.D{
 			{Key: "metadata.annotations.reconcileRequestedAt", Value: when},
 			{Key: "metadata.annotations.paused", Value: true},
@@ -443,7 +443,7 @@ func TestHandWrittenNonStringAnnotationsDecode(t *testing.T) {
 // cached the old id for it.
 func TestSlugReusedAfterDeleteResolvesToTheNewTenant(t *testing.T) {
 	st := storetest.NewStore(t)
-	other := storetest.NewStoreWith(t, storetest.Options{Database: st.Database().Name()})
+	other := storetest.NewStoreWith(t, storetest.Options{Database: st.DatabaseName()})
 	ctx := ctxT(t)
 	old, err := st.CreateTenant(ctx, newTenant("acme"))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/dezky/platform-api/plan"
@@ -29,8 +30,10 @@ type NewTenant struct {
 	Labels map[string]string
 }
 
-// CreateTenant inserts a tenant with generation 1 and resourceVersion 1. The slug's unique
-// index decides races: a duplicate is ErrAlreadyExists. An empty plan becomes the default.
+// CreateTenant inserts a tenant with generation 1 and resourceVersion 1. An empty plan becomes
+// the default and the mail domain is stored lowercase. Unique indexes decide races, across
+// processes too: a taken slug is ErrAlreadyExists, a mail domain another tenant holds is
+// ErrDomainTaken; either way nothing is written.
 func (s *Store) CreateTenant(ctx context.Context, n NewTenant) (*Tenant, error) {
 	if n.Spec.Plan == "" {
 		n.Spec.Plan = plan.Default
@@ -38,6 +41,7 @@ func (s *Store) CreateTenant(ctx context.Context, n NewTenant) (*Tenant, error) 
 	if n.Spec.ManagementPolicy == "" {
 		n.Spec.ManagementPolicy = PolicyFull
 	}
+	n.Spec = normalizeInput(n.Spec)
 	ve := &ValidationError{}
 	checkSlug(ve, "slug", n.Slug)
 	if err := ValidateSpec(n.Spec); err != nil {
@@ -55,14 +59,60 @@ func (s *Store) CreateTenant(ctx context.Context, n NewTenant) (*Tenant, error) 
 		},
 		Spec: n.Spec,
 	}
-	if _, err := s.db.Collection(CollTenants).InsertOne(ctx, t); err != nil {
-		if isDuplicateKey(err) {
-			return nil, fmt.Errorf("tenant %q: %w", n.Slug, ErrAlreadyExists)
+	for attempt := 1; ; attempt++ {
+		_, err := s.db.Collection(CollTenants).InsertOne(ctx, t)
+		if err == nil {
+			break
 		}
-		return nil, fmt.Errorf("insert tenant: %w", err)
+		if !isDuplicateKey(err) {
+			return nil, fmt.Errorf("insert tenant: %w", err)
+		}
+		taken, err := s.takenKey(ctx, n.Slug, n.Spec.Mail)
+		if err != nil {
+			return nil, err
+		}
+		if taken != nil || attempt == maxInsertAttempts {
+			if taken == nil {
+				taken = ErrAlreadyExists
+			}
+			return nil, fmt.Errorf("tenant %q: %w", n.Slug, taken)
+		}
+		// Whoever held the key is gone already (a tenant deleted meanwhile): try again.
 	}
 	s.slugs.put(t.Metadata.Slug, t.ID)
 	return t, nil
+}
+
+// maxInsertAttempts bounds CreateTenant's retries when the key that collided was released
+// before it could be named.
+const maxInsertAttempts = 3
+
+// takenKey names which unique key of a new tenant collided: the slug (ErrAlreadyExists, asked
+// first, as before mail domains were unique) or the mail domain (ErrDomainTaken); nil when
+// neither is held any more. The server's duplicate-key error cannot say: FerretDB's names no
+// index.
+func (s *Store) takenKey(ctx context.Context, slug string, mail *MailSpec) (taken, err error) {
+	exists := func(filter bson.D) (bool, error) {
+		err := s.db.Collection(CollTenants).FindOne(ctx, filter,
+			options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("find the tenant holding a unique key: %w", err)
+		}
+		return true, nil
+	}
+	if held, err := exists(bson.D{{Key: "metadata.slug", Value: slug}}); err != nil || held {
+		return ErrAlreadyExists, err
+	}
+	if mail == nil || mail.Domain == "" {
+		return nil, nil
+	}
+	if held, err := exists(bson.D{{Key: "spec.mail.domain", Value: mail.Domain}}); err != nil || held {
+		return ErrDomainTaken, err
+	}
+	return nil, nil
 }
 
 // GetTenant reads a tenant by slug, through the slug → id cache when it can (see slugCache).
@@ -255,9 +305,11 @@ func (s *Store) modify(ctx context.Context, slug string, expectedRV int64, fn fu
 
 // UpdateSpec applies mutate to a copy of the spec, validates it and writes it when it differs:
 // generation +1 only then. expectedRV > 0 makes a stale version ErrConflict. A spec that comes
-// out equal writes nothing.
+// out equal writes nothing. A mail domain another tenant holds is ErrDomainTaken, decided by
+// the unique index in the same write that releases the tenant's old domain, so a crash can
+// never leave a domain held by nobody or by two tenants.
 func (s *Store) UpdateSpec(ctx context.Context, slug string, expectedRV int64, mutate func(*Spec) error) (*Tenant, error) {
-	return s.modify(ctx, slug, expectedRV, func(t *Tenant) (change, error) {
+	t, err := s.modify(ctx, slug, expectedRV, func(t *Tenant) (change, error) {
 		if t.Metadata.DeletionRequestedAt != nil {
 			return change{}, fmt.Errorf("tenant %q: %w", slug, ErrDeleting)
 		}
@@ -265,6 +317,7 @@ func (s *Store) UpdateSpec(ctx context.Context, slug string, expectedRV int64, m
 		if err := mutate(&next); err != nil {
 			return change{}, err
 		}
+		next = normalizeInput(next)
 		if err := ValidateSpec(next); err != nil {
 			return change{}, err
 		}
@@ -278,6 +331,11 @@ func (s *Store) UpdateSpec(ctx context.Context, slug string, expectedRV int64, m
 			{Key: "metadata.generation", Value: t.Metadata.Generation},
 		}}, nil
 	})
+	if isDuplicateKey(err) {
+		// The only unique key a spec write can collide on is the mail domain.
+		return nil, fmt.Errorf("tenant %q: %w", slug, ErrDomainTaken)
+	}
+	return t, err
 }
 
 // SetAnnotation sets (value != "") or removes (value == "") one annotation: resourceVersion
@@ -429,6 +487,17 @@ func cloneSpec(s Spec) Spec {
 		out.Storage = &st
 	}
 	return out
+}
+
+// normalizeInput puts what a caller wrote into the one spelling the store keeps: the mail
+// domain in lowercase (see NormalizeDomain).
+func normalizeInput(s Spec) Spec {
+	if s.Mail != nil {
+		m := *s.Mail
+		m.Domain = NormalizeDomain(m.Domain)
+		s.Mail = &m
+	}
+	return s
 }
 
 // normalizeSpec makes equal meaning compare equal: an empty storage override is no override,

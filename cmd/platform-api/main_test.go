@@ -16,11 +16,13 @@ import (
 	"github.com/dezky/platform-api/store/storetest"
 )
 
-// buildBinary compiles platform-api once for this test binary's tests.
-func buildBinary(t *testing.T) string {
+// buildBinary compiles platform-api into a temporary directory, with extra `go build` flags
+// (e.g. -ldflags) when given.
+func buildBinary(t *testing.T, flags ...string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "platform-api")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	args := append(append([]string{"build"}, flags...), "-o", bin, ".")
+	out, err := exec.Command("go", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -133,5 +135,57 @@ func TestBinaryRefusesBadConfig(t *testing.T) {
 				t.Fatalf("exit %d, output:\n%s\nwant exit %d naming %s", ee.ExitCode(), out, tc.wantCode, tc.wantMsg)
 			}
 		})
+	}
+}
+
+// The version stamped at build time is what `--version` prints and what /health reports: an
+// operator compares the two to know which build answers behind a load balancer.
+func TestVersionFlagMatchesHealth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	const stamped = "v1.2.3-test"
+	bin := buildBinary(t, "-ldflags", "-X main.version="+stamped)
+
+	// Every spelling prints the version alone and exits 0, with no configuration at all (an
+	// empty environment would otherwise fail on OIDC_ISSUER_URL).
+	for _, args := range [][]string{{"--version"}, {"-version"}, {"version"}, {"-mode=api", "--version"}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%v: %v\nstderr: %s", args, err, stderr.String())
+		}
+		if got := stdout.String(); got != stamped+"\n" {
+			t.Errorf("%v printed %q, want %q", args, got, stamped+"\n")
+		}
+	}
+
+	// MODE=controller is the lightest process that serves /health.
+	srv := storetest.Shared(t)
+	addr := freeAddr(t)
+	var logs bytes.Buffer
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "MODE=controller",
+		"MONGO_URI="+srv.URI, "MONGO_DB="+storetest.DBName(t), "HTTP_ADDR="+addr,
+		"LOG_FORMAT=json", "POLL_INTERVAL=200ms", "LEASE_DURATION=3s", "LEASE_RENEW=1s")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	var health map[string]any
+	eventually(t, 20*time.Second, "/health to answer", func() bool {
+		resp, err := http.Get("http://" + addr + "/health")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode == 200 && json.NewDecoder(resp.Body).Decode(&health) == nil
+	})
+	if health["version"] != stamped {
+		t.Fatalf("/health version = %v, want %q (what --version printed)\n%s", health["version"], stamped, logs.String())
 	}
 }

@@ -4,7 +4,11 @@
 // JWKS at once), and forges the malicious tokens an auth test needs: alg "none", HS256 signed
 // with the public key's bytes, an unknown key id and a broken signature.
 //
+// It also answers the machine side of an identity provider, enough for a relying party such as
+// oCIS to trust it: registered clients (RegisterClient) get RS256 access tokens from an OAuth2
+// client_credentials token endpoint (/token), and /userinfo answers a valid token's claims.
+//
 // It is an http.Handler, so the dev stack mounts it on a listener of its own and tests serve
-// it with httptest (see NewServer). It is not an identity provider: there is no login, no
-// client registration and no token endpoint; whoever holds the Issuer mints what it likes.
+// it with httptest (see NewServer). It is not a full identity provider: there is no login and
+// no authorization endpoint; whoever holds the Issuer mints what it likes.
 package devissuer

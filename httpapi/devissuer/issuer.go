@@ -1,6 +1,7 @@
 package devissuer
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -38,6 +39,10 @@ type Options struct {
 	RSABits int
 	// Now is the clock for iat/exp. Defaults to time.Now.
 	Now func() time.Time
+	// RSAKey, when set, is the first RSA signing key instead of a fresh one, and its key id is
+	// derived from it: an issuer restarted with the same key keeps its JWKS, so a relying party
+	// (oCIS refreshes its key set at most once a minute) goes on accepting new tokens at once.
+	RSAKey *rsa.PrivateKey
 }
 
 // keyPair is one generation of signing keys: RSA for RS*/PS* tokens, EC P-256 for ES256.
@@ -54,9 +59,11 @@ type Issuer struct {
 	bits int
 	now  func() time.Time
 
-	mu   sync.RWMutex
-	url  string
-	keys keyPair
+	mu      sync.RWMutex
+	url     string
+	keys    keyPair
+	clients map[string]Client
+	issued  int
 }
 
 // New creates an issuer with a fresh key pair.
@@ -74,6 +81,13 @@ func New(o Options) (*Issuer, error) {
 	kp, err := newKeyPair(o.RSABits)
 	if err != nil {
 		return nil, err
+	}
+	if o.RSAKey != nil {
+		kid, err := thumbprintID(&o.RSAKey.PublicKey)
+		if err != nil {
+			return nil, err
+		}
+		kp.rsa, kp.rsaID = o.RSAKey, kid
 	}
 	i.keys = kp
 	return i, nil
@@ -101,6 +115,15 @@ func newKeyPair(bits int) (keyPair, error) {
 		return keyPair{}, fmt.Errorf("generate ec key: %w", err)
 	}
 	return keyPair{rsa: rk, rsaID: "rsa-" + randomID(), ec: ek, ecID: "ec-" + randomID()}, nil
+}
+
+// thumbprintID names a key by its RFC 7638 thumbprint, so the same key always gets the same id.
+func thumbprintID(pub *rsa.PublicKey) (string, error) {
+	tp, err := (&jose.JSONWebKey{Key: pub}).Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", fmt.Errorf("key thumbprint: %w", err)
+	}
+	return "rsa-" + hex.EncodeToString(tp[:8]), nil
 }
 
 func randomID() string {
@@ -144,9 +167,18 @@ func (i *Issuer) Rotate() error {
 	return nil
 }
 
-// ServeHTTP serves discovery and the JWKS. Paths are matched by suffix so the issuer also works
-// mounted under a prefix (URL "http://host/issuer" serves "/issuer/jwks").
+// ServeHTTP serves discovery, the JWKS, the token endpoint and userinfo. Paths are matched by
+// suffix so the issuer also works mounted under a prefix (URL "http://host/issuer" serves
+// "/issuer/jwks").
 func (i *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasSuffix(r.URL.Path, TokenPath):
+		i.serveToken(w, r)
+		return
+	case strings.HasSuffix(r.URL.Path, UserinfoPath):
+		i.serveUserinfo(w, r)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -168,11 +200,15 @@ func (i *Issuer) discovery() map[string]any {
 		"issuer":                                u,
 		"jwks_uri":                              u + JWKSPath,
 		"authorization_endpoint":                u + "/authorize",
-		"token_endpoint":                        u + "/token",
+		"token_endpoint":                        u + TokenPath,
+		"userinfo_endpoint":                     u + UserinfoPath,
+		"grant_types_supported":                 []string{"client_credentials"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"RS256", "ES256"},
-		"claims_supported":                      []string{"sub", "email", "name", "groups", "aud", "iss", "exp", "iat", "nbf"},
+		"claims_supported": []string{"sub", "email", "name", "preferred_username", "groups", "roles",
+			"aud", "iss", "exp", "iat", "nbf"},
 	}
 }
 

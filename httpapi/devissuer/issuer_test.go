@@ -2,6 +2,8 @@ package devissuer_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -144,5 +146,39 @@ func TestServesUnderAPrefix(t *testing.T) {
 	}
 	if _, err := v.Verify(context.Background(), tok); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestGivenRSAKeySurvivesARestart(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := devissuer.New(devissuer.Options{RSAKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(first)
+	defer srv.Close()
+	first.SetURL(srv.URL)
+	tok, err := first.Mint(map[string]any{"sub": "u", "aud": "portal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second issuer with the same key (the process restarted) publishes the same key id, so a
+	// token minted before the restart still verifies against its JWKS.
+	second, err := devissuer.New(devissuer.Options{RSAKey: key, URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.KeyID() != second.KeyID() {
+		t.Fatalf("key ids differ across a restart: %s, %s", first.KeyID(), second.KeyID())
+	}
+	if _, err := second.Verify(tok); err != nil {
+		t.Fatalf("token from before the restart: %v", err)
+	}
+	other, _ := devissuer.New(devissuer.Options{})
+	if other.KeyID() == first.KeyID() {
+		t.Fatal("a fresh issuer reused the given key's id")
 	}
 }

@@ -108,12 +108,32 @@ func (c *Client) Observe(ctx context.Context, d integrations.Desired) (integrati
 		return integrations.Observation{}, err
 	}
 	ob := &observed{group: g}
-	o := integrations.Observation{Object: ob}
+	o, drift := compareGroup(d, name, g)
+	o.Object = ob
+	if g == nil || o.Owner == integrations.Foreign {
+		return o, nil
+	}
+	msg, err := c.observeOwner(ctx, d, ob)
+	if err != nil {
+		return integrations.Observation{}, err
+	}
+	if ob.owner != nil && !ob.ownerIsMember {
+		drift.Add(FieldOwner, strings.TrimSpace(d.OwnerEmail), notMember)
+	}
+	o.Message, o.Drift = msg, drift
+	return o, nil
+}
+
+// compareGroup compares the group found for d (nil: none) with what d wants, all but the
+// owner's membership, which needs the owner's account. Live Observe and the listing's snapshot
+// share it, so both answer alike.
+func compareGroup(d integrations.Desired, name string, g *group) (integrations.Observation, integrations.DriftBuilder) {
+	var o integrations.Observation
 	var drift integrations.DriftBuilder
 	if g == nil {
 		drift.Add(FieldGroup, name, integrations.Missing)
 		o.Drift = drift
-		return o, nil
+		return o, drift
 	}
 	o.Exists, o.ExternalID, o.Owner = true, g.PK, ownerOf(g.Attributes, d.TenantID)
 	if o.Owner == integrations.Foreign {
@@ -128,15 +148,8 @@ func (c *Client) Observe(ctx context.Context, d integrations.Desired) (integrati
 	if !sameAttr(g.Attributes, AttrSuspended, d.Suspended) {
 		drift.Add(FieldSuspended, strconv.FormatBool(d.Suspended), attrString(g.Attributes[AttrSuspended]))
 	}
-	msg, err := c.observeOwner(ctx, d, ob)
-	if err != nil {
-		return integrations.Observation{}, err
-	}
-	if ob.owner != nil && !ob.ownerIsMember {
-		drift.Add(FieldOwner, strings.TrimSpace(d.OwnerEmail), notMember)
-	}
-	o.Message, o.Drift = msg, drift
-	return o, nil
+	o.Drift = drift
+	return o, drift
 }
 
 // observeOwner decides whether the owner is a member of ob.group. When the group came with

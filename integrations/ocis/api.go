@@ -132,8 +132,33 @@ type permission struct {
 	GrantedToV2 grantee  `json:"grantedToV2"`
 }
 
+// permissionList is a space root's collectionOfPermissionsWithAllowedValues.
 type permissionList struct {
+	// RolesAllowed are the roles the caller may hand out on this root. oCIS offers a member only
+	// the roles up to its own (a viewer sees "Can view" alone), so it tells whether the service
+	// account may grant Manager.
+	RolesAllowed []struct {
+		ID string `json:"id"`
+	} `json:"@libre.graph.permissions.roles.allowedValues"`
 	Value []permission `json:"value"`
+}
+
+// spaceRoot is what the service account can read of a space root.
+type spaceRoot struct {
+	perms []permission
+	// canGrantManager reports whether the service account may give the Manager role, that is,
+	// whether it is itself a Manager of the space.
+	canGrantManager bool
+}
+
+// grantOf returns groupID's permission on the root, nil when it has none.
+func (r spaceRoot) grantOf(groupID string) *permission {
+	for _, p := range r.perms {
+		if p.GrantedToV2.Group != nil && p.GrantedToV2.Group.ID == groupID {
+			return &p
+		}
+	}
+	return nil
 }
 
 type recipient struct {
@@ -239,13 +264,20 @@ func (c *Client) deleteGroup(ctx context.Context, id string) error {
 	return c.do(ctx, request{op: errDeleteGroup, method: http.MethodDelete, path: "/v1.0/groups/" + url.PathEscape(id)})
 }
 
-func (c *Client) listPermissions(ctx context.Context, driveID string) ([]permission, error) {
+func (c *Client) listPermissions(ctx context.Context, driveID string) (spaceRoot, error) {
 	var l permissionList
 	err := c.do(ctx, request{op: errListPermissions, method: http.MethodGet, path: rootPath(driveID) + "/permissions", out: &l})
-	return l.Value, err
+	root := spaceRoot{perms: l.Value}
+	for _, r := range l.RolesAllowed {
+		if r.ID == RoleManager {
+			root.canGrantManager = true
+		}
+	}
+	return root, err
 }
 
-// inviteGroup grants role on the space root to one group; oCIS processes recipients[0] only.
+// inviteGroup grants role on the space root to one group (oCIS 7.1 takes exactly one recipient,
+// with its type).
 func (c *Client) inviteGroup(ctx context.Context, driveID, groupID, role string) error {
 	return c.do(ctx, request{op: errInvite, method: http.MethodPost, path: rootPath(driveID) + "/invite",
 		body: invite{

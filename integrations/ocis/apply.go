@@ -2,6 +2,7 @@ package ocis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -175,16 +176,11 @@ func (c *Client) ensureManager(ctx context.Context, driveID, groupID string, ob 
 	case ob.grantKnown && ob.group != nil && ob.group.ID == groupID && ob.space != nil && ob.space.ID == driveID:
 		grant = ob.grant
 	default:
-		perms, err := c.listPermissions(ctx, driveID)
+		root, err := c.readRoot(ctx, driveID)
 		if err != nil {
 			return false, err
 		}
-		for _, p := range perms {
-			if p.GrantedToV2.Group != nil && p.GrantedToV2.Group.ID == groupID {
-				grant = &p
-				break
-			}
-		}
+		grant = root.grantOf(groupID)
 	}
 	if grant != nil {
 		if slices.Contains(grant.Roles, RoleManager) {
@@ -193,9 +189,29 @@ func (c *Client) ensureManager(ctx context.Context, driveID, groupID string, ob 
 		return true, c.setPermissionRole(ctx, driveID, grant.ID, RoleManager)
 	}
 	err = c.inviteGroup(ctx, driveID, groupID, RoleManager)
-	if isStatus(err, http.StatusConflict) {
+	switch {
+	case err == nil:
+		return true, nil
+	case isStatus(err, http.StatusConflict):
 		// The grant appeared since we listed (another worker): what we wanted exists.
 		return false, nil
+	case isStatus(err, http.StatusBadRequest) && strings.Contains(errMessage(err), codeItemNotFound):
+		return false, identityLag(err)
 	}
-	return err == nil, err
+	return false, c.rootError(ctx, driveID, err)
+}
+
+// identityLag marks an invite refused for an unknown recipient as retryable. The group was
+// just found or created by name, so it exists: oCIS's sharing resolves recipients through an
+// identity cache that, in a multi-replica installation, may not know a group another replica
+// created moments ago, and answers 400 "itemNotFound: not found" until it does.
+func identityLag(err error) error {
+	var e *integrations.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	lag := *e
+	lag.Kind = integrations.Retryable
+	lag.Message = "the group is not yet known to oCIS sharing (" + e.Message + "); retrying"
+	return &lag
 }

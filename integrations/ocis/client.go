@@ -169,7 +169,11 @@ type graphError struct {
 
 // do sends r with a bearer token. A 401 on a cached token means the IdP or oCIS no longer
 // accepts it (restart, key rotation): the token is dropped and the call is made once more with a
-// fresh one. Every failure comes back classified as an *integrations.Error.
+// fresh one. A fresh token refused too is retried with backoff, not recorded as a lasting
+// credentials problem: oCIS fetches the IdP's keys again at most once a minute
+// (PROXY_OIDC_JWKS_REFRESH_RATE_LIMIT), so right after the IdP rotated its signing key every new
+// token is refused for up to a minute (measured on oCIS 7.1). Every failure comes back
+// classified as an *integrations.Error.
 func (c *Client) do(ctx context.Context, r request) error {
 	var body []byte
 	if r.body != nil {
@@ -188,6 +192,12 @@ func (c *Client) do(ctx context.Context, r request) error {
 		if status == http.StatusUnauthorized && !fresh && attempt == 0 {
 			c.tokens.invalidate(tok)
 			continue
+		}
+		if status == http.StatusUnauthorized {
+			var e *integrations.Error
+			if errors.As(err, &e) {
+				e.Kind = integrations.Retryable
+			}
 		}
 		return err
 	}
@@ -271,6 +281,18 @@ func isStatus(err error, status int) bool {
 	var e *integrations.Error
 	return errors.As(err, &e) && e.Status == status
 }
+
+// errMessage is the upstream's message of a classified error, "" for any other error.
+func errMessage(err error) string {
+	var e *integrations.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return ""
+}
+
+// codeItemNotFound is the libre-graph error code of an unknown object.
+const codeItemNotFound = "itemNotFound"
 
 // Auth: OAuth2 client_credentials tokens at the IdP, cached.
 

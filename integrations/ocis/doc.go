@@ -6,6 +6,12 @@
 // among all project spaces, never by name. It authenticates with OAuth2 client_credentials at
 // the IdP oCIS trusts, caching the token until shortly before it expires.
 //
+// The service account must be an oCIS administrator (role ocisAdmin: it creates groups) and a
+// Manager of each tenant's space. It is Manager of the spaces it creates; for a space someone
+// else created oCIS answers 404 on the space root to a non-member, administrator or not, while
+// the drive itself answers 200, so the step stops with a permanent error naming the space until
+// a space manager adds the service account as Manager.
+//
 // Files, as in every integration: client.go (config, transport, auth), api.go (libre-graph
 // wire types and calls), observe.go (read and compare: the drift fields), apply.go (create,
 // adopt, correct), delete.go (teardown).

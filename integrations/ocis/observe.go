@@ -2,7 +2,9 @@ package ocis
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -32,6 +34,7 @@ const (
 	msgExtra      = "%d more ocis spaces carry this tenant's marker; using %s"
 	msgForeign    = "the recorded file space %s belongs to another tenant; an operator must look"
 	msgNoMemberOf = "the service account is not a member of file space %s; a space manager must add it as Manager"
+	msgNoManager  = "the service account is a member of file space %s but not its Manager; a space manager must make it Manager"
 )
 
 // observed is what Observe read, handed to Apply through Observation.Object so that Apply acts
@@ -108,39 +111,38 @@ func spaceDrift(drift *integrations.DriftBuilder, sp drive, d integrations.Desir
 	}
 }
 
-// observeAccess looks up the tenant's group and, when both it and the space exist, the group's
-// grant on the space root. A disabled space's root cannot be read (oCIS answers 404), so its
-// grant is left for Apply to check once the space is restored.
+// observeAccess reads the space root, when the space exists and is enabled, then looks up the
+// tenant's group and its grant there. The root is read first, whether or not the group exists,
+// so that a space the service account cannot manage stops the step before Apply writes
+// anything. A disabled space's root cannot be read (oCIS answers 404), so its grant is left for
+// Apply to check once the space is restored.
 func (c *Client) observeAccess(ctx context.Context, d integrations.Desired, ob *observed, drift *integrations.DriftBuilder) error {
+	var root spaceRoot
+	readable := ob.space != nil && !ob.space.disabled()
+	if readable {
+		var err error
+		if root, err = c.readRoot(ctx, ob.space.ID); err != nil {
+			return err
+		}
+	}
 	name := GroupName(c.groupPrefix, d.Slug)
 	g, err := c.findGroup(ctx, name)
 	if err != nil {
 		return err
 	}
 	ob.group, ob.groupKnown = g, true
-	if g == nil {
+	switch {
+	case g == nil:
 		drift.Add(FieldGroup, name, integrations.Missing)
 		drift.Add(FieldGrant, roleManagerName, integrations.Missing)
 		return nil
-	}
-	if ob.space == nil {
+	case ob.space == nil:
 		drift.Add(FieldGrant, roleManagerName, integrations.Missing)
 		return nil
-	}
-	if ob.space.disabled() {
+	case !readable:
 		return nil
 	}
-	perms, err := c.listPermissions(ctx, ob.space.ID)
-	if err != nil {
-		return err
-	}
-	ob.grantKnown = true
-	for _, p := range perms {
-		if p.GrantedToV2.Group != nil && p.GrantedToV2.Group.ID == g.ID {
-			ob.grant = &p
-			break
-		}
-	}
+	ob.grant, ob.grantKnown = root.grantOf(g.ID), true
 	switch {
 	case ob.grant == nil:
 		drift.Add(FieldGrant, roleManagerName, integrations.Missing)
@@ -148,6 +150,59 @@ func (c *Client) observeAccess(ctx context.Context, d integrations.Desired, ob *
 		drift.Add(FieldGrant, roleManagerName, strings.Join(ob.grant.Roles, ","))
 	}
 	return nil
+}
+
+// readRoot lists a space root's permissions and makes sure the service account may manage them.
+func (c *Client) readRoot(ctx context.Context, driveID string) (spaceRoot, error) {
+	root, err := c.listPermissions(ctx, driveID)
+	if err != nil {
+		return spaceRoot{}, c.rootError(ctx, driveID, err)
+	}
+	if !root.canGrantManager {
+		return spaceRoot{}, accessError(errListPermissions, driveID, msgNoManager, nil)
+	}
+	return root, nil
+}
+
+// rootError explains a failed call on a space root (list, invite). oCIS answers 404 there for
+// a space the service account is not a member of, administrator or not, while GET /drives/{id}
+// still answers 200 (measured on oCIS 7.1), and 403 to a member below Manager. Neither heals by
+// retrying: only a space manager can add the service account, so both become permanent errors
+// that say so and name the space. A 404 for a space that is really gone (or was disabled
+// meanwhile) stays what it was: the next reconcile sees the space as it is now.
+func (c *Client) rootError(ctx context.Context, driveID string, err error) error {
+	var e *integrations.Error
+	switch {
+	case !errors.As(err, &e):
+		return err
+	case e.Status == http.StatusForbidden:
+		return accessError(e.Op, driveID, msgNoManager, e)
+	case e.Kind != integrations.NotFound:
+		return err
+	}
+	sp, gerr := c.getDrive(ctx, driveID)
+	switch {
+	case integrations.IsNotFound(gerr):
+		return err
+	case gerr != nil:
+		return gerr
+	case sp.disabled():
+		return err
+	}
+	return accessError(e.Op, driveID, msgNoMemberOf, e)
+}
+
+// accessError is the permanent error of a space the service account cannot manage: msg (with
+// the space id) is what the operator must do, shown to owners as it is and, followed by the
+// upstream's answer, to operators.
+func accessError(op, driveID, msg string, cause *integrations.Error) error {
+	public := fmt.Sprintf(msg, driveID)
+	e := &integrations.Error{Kind: integrations.Permanent, Op: op, Message: public, Public: public}
+	if cause != nil {
+		e.Status = cause.Status
+		e.Message = public + " (" + cause.Message + ")"
+	}
+	return e
 }
 
 // findSpace looks for the tenant's space: by the recorded drive id first (a 404 falls through,

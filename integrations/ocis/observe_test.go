@@ -140,7 +140,7 @@ func TestObserveNeverWrites(t *testing.T) {
 		},
 		"recorded space lost its marker": {
 			setup: func(e *env, d *integrations.Desired) {
-				d.ExternalID = e.sim.CreateDriveOutOfBand("Acme Inc", "").ID
+				d.ExternalID = e.sim.CreateDriveAs(e.sim.ServiceUserID(), "Acme Inc", "").ID
 			},
 			wantOwner: integrations.Unmarked, wantDrift: 4, // description, quota, group, grant
 		},

@@ -63,14 +63,18 @@ func Run(ctx context.Context, o Options) error {
 
 	var ctrl *controller.Controller
 	if cfg.RunsController() {
-		steps, err := BuildSteps(cfg, log)
+		um, err := integrations.NewUpstreamMetrics(reg, integrations.StepNames())
+		if err != nil {
+			return fmt.Errorf("upstream metrics: %w", err)
+		}
+		steps, err := BuildSteps(cfg, log, um)
 		if err != nil {
 			return err
 		}
 		ctrl = controller.New(st, steps, controller.Options{
 			Workers: cfg.Workers, PollInterval: cfg.PollInterval, ResyncInterval: cfg.ResyncInterval,
 			StepTimeout: cfg.StepTimeout, LeaseDuration: cfg.LeaseDuration, LeaseRenew: cfg.LeaseRenew,
-			Logger: log, Registerer: reg,
+			ResyncMode: cfg.ResyncMode, Logger: log, Registerer: reg,
 		})
 	}
 

@@ -19,9 +19,13 @@ const (
 )
 
 // BuildSteps makes one Step per upstream, in reconcile order; an upstream whose URL is empty
-// becomes an integrations.Skipped step so its state reads "skipped", not "pending".
-func BuildSteps(c config.Config, logger *slog.Logger) ([]integrations.Step, error) {
-	httpOpts := integrations.HTTPOptions{CAFile: c.CAFile}
+// becomes an integrations.Skipped step so its state reads "skipped", not "pending". Each
+// upstream gets its own request limit (one limiter per upstream, whatever the number of
+// workers) and its requests are counted in metrics (nil: not counted).
+func BuildSteps(c config.Config, logger *slog.Logger, metrics *integrations.UpstreamMetrics) ([]integrations.Step, error) {
+	opts := func(upstream string, rps float64) integrations.HTTPOptions {
+		return integrations.HTTPOptions{CAFile: c.CAFile, Limiter: integrations.NewLimiter(rps), Upstream: upstream, Metrics: metrics}
+	}
 	steps := make([]integrations.Step, 0, 3)
 
 	if c.AuthentikAPIURL == "" {
@@ -29,7 +33,7 @@ func BuildSteps(c config.Config, logger *slog.Logger) ([]integrations.Step, erro
 	} else {
 		s, err := authentik.New(authentik.Config{
 			BaseURL: c.AuthentikAPIURL, Token: c.AuthentikAPIToken, GroupPrefix: c.AuthentikGroupPrefix,
-			HTTP: httpOpts, Logger: logger.With("step", StepAuthentik),
+			HTTP: opts(StepAuthentik, c.AuthentikMaxRPS), Logger: logger.With("step", StepAuthentik),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("authentik step: %w", err)
@@ -42,7 +46,7 @@ func BuildSteps(c config.Config, logger *slog.Logger) ([]integrations.Step, erro
 	} else {
 		s, err := stalwart.New(stalwart.Config{
 			BaseURL: c.StalwartAPIURL, Token: c.StalwartAPIToken,
-			HTTP: httpOpts, Logger: logger.With("step", StepStalwart),
+			HTTP: opts(StepStalwart, c.StalwartMaxRPS), Logger: logger.With("step", StepStalwart),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("stalwart step: %w", err)
@@ -56,7 +60,7 @@ func BuildSteps(c config.Config, logger *slog.Logger) ([]integrations.Step, erro
 		s, err := ocis.New(ocis.Config{
 			BaseURL: c.OCISAPIURL, TokenURL: c.OCISTokenURL, ClientID: c.OCISClientID, ClientSecret: c.OCISClientSecret,
 			Scopes: c.OCISTokenScopes, GroupPrefix: c.AuthentikGroupPrefix,
-			HTTP: httpOpts, Logger: logger.With("step", StepOCIS),
+			HTTP: opts(StepOCIS, c.OCISMaxRPS), Logger: logger.With("step", StepOCIS),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("ocis step: %w", err)

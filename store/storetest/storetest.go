@@ -176,15 +176,37 @@ func NewStoreWith(tb testing.TB, o Options) *store.Store {
 	if err != nil {
 		tb.Fatalf("storetest: open store: %v", err)
 	}
+	raw, err := mongo.Connect(options.Client().ApplyURI(srv.URI))
+	if err != nil {
+		tb.Fatalf("storetest: connect: %v", err)
+	}
+	raws.Store(st, raw.Database(st.DatabaseName()))
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if o.Database == "" {
-			_ = st.Database().Drop(ctx)
+			_ = raw.Database(st.DatabaseName()).Drop(ctx)
 		}
+		raws.Delete(st)
+		_ = raw.Disconnect(ctx)
 		_ = st.Close(ctx)
 	})
 	return st
+}
+
+// raws holds a raw database handle for every store NewStoreWith opened, for DB.
+var raws sync.Map // *store.Store → *mongo.Database
+
+// DB is a raw handle on st's database, through a client of its own: what an operator's shell
+// (or a test checking what was written) uses. Production code reaches MongoDB only through
+// store. The handle lives as long as the store.
+func DB(tb testing.TB, st *store.Store) *mongo.Database {
+	tb.Helper()
+	db, ok := raws.Load(st)
+	if !ok {
+		tb.Fatal("storetest: DB needs a store opened by NewStore or NewStoreWith")
+	}
+	return db.(*mongo.Database)
 }
 
 // RequireChangeStreams skips the test when the server has no change streams.

@@ -20,6 +20,8 @@ type ErrorBody func(status int) (contentType string, body []byte)
 
 // Request is one recorded request, for tests that validate what a client sent.
 type Request struct {
+	// At is when the request arrived (tests count requests per second with it).
+	At     time.Time
 	Method string
 	Path   string
 	Query  string
@@ -116,7 +118,7 @@ func (in *Injector) decide(r *http.Request, body []byte) decision {
 	defer in.mu.Unlock()
 	in.calls++
 	in.requests = append(in.requests, Request{
-		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body,
+		At: time.Now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body,
 	})
 	d := decision{latency: in.cfg.Latency}
 	switch {

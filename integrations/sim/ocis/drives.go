@@ -3,6 +3,7 @@ package ocissim
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -11,14 +12,24 @@ import (
 )
 
 const (
-	driveTypeProject = "project"
-	stateTrashed     = "trashed"
+	driveTypeProject  = "project"
+	driveTypePersonal = "personal"
+	driveTypeVirtual  = "virtual"
+	stateTrashed      = "trashed"
 	// maxSpaceNameLength is oCIS's limit, counted in bytes (len) as oCIS counts it.
 	maxSpaceNameLength = 255
+	// sharesDriveID is the fixed id of the virtual "Shares" drive every user's listing holds.
+	sharesDriveID = "a0ca6a90-a365-4782-871e-d44447bbc668$a0ca6a90-a365-4782-871e-d44447bbc668"
 )
 
 // invalidSpaceNameChars are the characters oCIS refuses in a space name (graph drives.go).
 var invalidSpaceNameChars = []string{`/`, `\`, `.`, `:`, `?`, `*`, `"`, `>`, `<`, `|`}
+
+// defaultAlias is oCIS's space alias template "{{.SpaceType}}/{{.SpaceName | replace " " "-" |
+// lower}}".
+func defaultAlias(driveType, name string) string {
+	return driveType + "/" + strings.ToLower(strings.ReplaceAll(name, " ", "-"))
+}
 
 // driveIn is every property the libre-graph drive/driveUpdate schemas declare: oCIS decodes into
 // that type strictly, so a declared read-only property is accepted (and ignored) while an
@@ -57,10 +68,17 @@ type driveOut struct {
 	DriveType            string    `json:"driveType"`
 	DriveAlias           string    `json:"driveAlias,omitempty"`
 	Description          string    `json:"description,omitempty"`
-	LastModifiedDateTime string    `json:"lastModifiedDateTime"`
+	LastModifiedDateTime string    `json:"lastModifiedDateTime,omitempty"`
+	Owner                *ownerOut `json:"owner,omitempty"`
 	WebURL               string    `json:"webUrl"`
 	Quota                *quotaOut `json:"quota,omitempty"`
 	Root                 rootOut   `json:"root"`
+}
+
+// ownerOut is a drive's owner: for a project space oCIS names the space itself (its id, no
+// display name), for a personal space its user.
+type ownerOut struct {
+	User identityOut `json:"user"`
 }
 
 type quotaOut struct {
@@ -71,10 +89,20 @@ type quotaOut struct {
 }
 
 type rootOut struct {
-	ID        string      `json:"id"`
-	ETag      string      `json:"eTag"`
-	WebDavURL string      `json:"webDavUrl"`
-	Deleted   *deletedOut `json:"deleted,omitempty"`
+	ID          string               `json:"id"`
+	ETag        string               `json:"eTag"`
+	WebDavURL   string               `json:"webDavUrl"`
+	Deleted     *deletedOut          `json:"deleted,omitempty"`
+	Permissions []drivePermissionOut `json:"permissions,omitempty"`
+}
+
+// drivePermissionOut is one member of a project space as the drive resource lists it: the
+// identity twice (grantedToV2 and the older grantedToIdentities) and the role by name
+// ("viewer", "editor", "manager"), not by unified role id, and without a permission id.
+type drivePermissionOut struct {
+	GrantedToIdentities []identitySetOut `json:"grantedToIdentities"`
+	GrantedToV2         identitySetOut   `json:"grantedToV2"`
+	Roles               []string         `json:"roles"`
 }
 
 type deletedOut struct {
@@ -85,7 +113,14 @@ type driveList struct {
 	Value []driveOut `json:"value"`
 }
 
-func renderDrive(r *http.Request, d *drive) driveOut {
+// spaceID is the part of a drive id after "<storage id>$".
+func spaceID(driveID string) string {
+	_, id, _ := strings.Cut(driveID, "$")
+	return id
+}
+
+// renderDrive renders a drive as oCIS does; the caller holds s.mu.
+func (s *Server) renderDrive(r *http.Request, d *drive) driveOut {
 	base := "http://" + r.Host
 	out := driveOut{
 		ID:                   d.ID,
@@ -94,12 +129,21 @@ func renderDrive(r *http.Request, d *drive) driveOut {
 		DriveAlias:           d.DriveAlias,
 		Description:          d.Description,
 		LastModifiedDateTime: d.Modified.Format(time.RFC3339Nano),
+		Owner:                &ownerOut{User: identityOut{ID: spaceID(d.ID)}},
 		WebURL:               base + "/f/" + d.ID,
 		Root: rootOut{
 			ID:        d.ID,
 			ETag:      strconv.Quote(strconv.FormatInt(d.Modified.UnixNano(), 36)),
 			WebDavURL: base + "/dav/spaces/" + d.ID,
 		},
+	}
+	if d.DriveType == driveTypeProject {
+		for _, g := range d.grants {
+			id := s.identity(g)
+			out.Root.Permissions = append(out.Root.Permissions, drivePermissionOut{
+				GrantedToIdentities: []identitySetOut{id}, GrantedToV2: id, Roles: []string{roleName(g.RoleID)},
+			})
+		}
 	}
 	if d.Disabled {
 		// oCIS cannot stat a disabled space: only the stored quota limit is known.
@@ -108,9 +152,23 @@ func renderDrive(r *http.Request, d *drive) driveOut {
 		return out
 	}
 	used := int64(0)
+	// A zero total is no limit: oCIS reports the remaining space as the largest int64.
 	remaining := d.QuotaTotal
+	if remaining == 0 {
+		remaining = math.MaxInt64
+	}
 	out.Quota = &quotaOut{Total: d.QuotaTotal, Used: &used, Remaining: &remaining, State: "normal"}
 	return out
+}
+
+// renderShares is the virtual drive through which a user reaches what was shared with them.
+func renderShares(r *http.Request) driveOut {
+	base := "http://" + r.Host
+	return driveOut{
+		ID: sharesDriveID, Name: "Shares", DriveType: driveTypeVirtual, DriveAlias: "virtual/shares",
+		WebURL: base + "/f/" + sharesDriveID,
+		Root:   rootOut{ID: sharesDriveID, ETag: "DECAFC00FEE", WebDavURL: base + "/dav/spaces/" + sharesDriveID},
+	}
 }
 
 func validateSpaceName(name string) error {
@@ -150,25 +208,18 @@ func (s *Server) listDrives(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
-	var out []driveOut
+	out := []driveOut{}
 	for _, d := range s.orderedDrives() {
-		if filter != nil {
-			if filter.property == "driveType" && d.DriveType != filter.value {
-				continue
-			}
-			if filter.property == "id" && d.ID != filter.value {
-				continue
-			}
+		if d.Corrupt || !filter.matches(d.ID, d.DriveType) {
+			continue
 		}
-		out = append(out, renderDrive(r, d))
+		out = append(out, s.renderDrive(r, d))
 	}
 	s.mu.Unlock()
-
-	if filter != nil && filter.property == "id" && len(out) == 0 {
-		// oCIS turns the storage registry's NOT_FOUND for an id filter into a literal null body.
-		writeJSON(w, http.StatusOK, nil)
-		return
+	if filter.matches(sharesDriveID, driveTypeVirtual) {
+		out = append(out, renderShares(r))
 	}
+
 	if orderField != "" {
 		sort.SliceStable(out, func(i, j int) bool {
 			a, b := out[i].Name, out[j].Name
@@ -181,35 +232,45 @@ func (s *Server) listDrives(w http.ResponseWriter, r *http.Request) {
 			return a < b
 		})
 	}
-	if out == nil {
-		out = []driveOut{}
-	}
+	// An id filter that matches nothing is an empty list, like any other: {"value":[]}.
 	writeJSON(w, http.StatusOK, driveList{Value: out})
 }
 
+// matches reports whether a drive passes the filter; a nil filter passes everything.
+func (f *driveFilter) matches(id, driveType string) bool {
+	switch {
+	case f == nil:
+		return true
+	case f.property == "driveType":
+		return driveType == f.value
+	default:
+		return id == f.value
+	}
+}
+
+// getDrive answers a space by id, whoever created it: an administrator may read every space,
+// member or not. A space hidden by a bad quota is not found.
 func (s *Server) getDrive(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, ok := s.drives[r.PathValue("id")]
-	if !ok {
-		writeError(w, errf(http.StatusNotFound, codeItemNotFound, "drive not found"))
+	if !ok || d.Corrupt {
+		writeError(w, errf(http.StatusNotFound, codeItemNotFound, "no drive returned from storage"))
 		return
 	}
-	writeJSON(w, http.StatusOK, renderDrive(r, d))
+	writeJSON(w, http.StatusOK, s.renderDrive(r, d))
 }
 
-// createDrive follows oCIS CreateDrive: strict body, trimmed and validated name, project as the
-// only (and default) type, no uniqueness check whatsoever, the creator becomes Manager.
+// createDrive follows oCIS CreateDrive: strict body (a missing name fails the schema), trimmed
+// and validated name, project as the only (and default) type, no uniqueness check whatsoever,
+// the default quota unless a non-negative one is given, the creator becomes Manager.
 func (s *Server) createDrive(w http.ResponseWriter, r *http.Request) {
 	var in driveIn
-	if err := decodeStrict(r, &in); err != nil {
-		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "invalid body schema definition: %v", err))
+	if err := decodeStrict(r, &in); err != nil || in.Name == nil {
+		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "invalid body schema definition"))
 		return
 	}
-	name := ""
-	if in.Name != nil {
-		name = strings.TrimSpace(*in.Name)
-	}
+	name := strings.TrimSpace(*in.Name)
 	if err := validateSpaceName(name); err != nil {
 		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "invalid spacename: %v", err))
 		return
@@ -218,7 +279,7 @@ func (s *Server) createDrive(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "drives of this type cannot be created via this api"))
 		return
 	}
-	var quota int64
+	quota := s.opts.DefaultQuota
 	if in.Quota != nil && in.Quota.Total != nil && *in.Quota.Total >= 0 {
 		quota = *in.Quota.Total
 	}
@@ -226,19 +287,24 @@ func (s *Server) createDrive(w http.ResponseWriter, r *http.Request) {
 	if in.Description != nil {
 		desc = *in.Description
 	}
+	alias := ""
+	if in.DriveAlias != nil {
+		alias = *in.DriveAlias
+	}
 
 	s.mu.Lock()
-	d := s.newDrive(name, desc, quota, s.serviceUser.id)
-	if in.DriveAlias != nil {
-		d.DriveAlias = *in.DriveAlias
-	}
-	out := renderDrive(r, d)
+	d := s.newDrive(name, desc, quota, alias, s.serviceUser.id)
+	out := s.renderDrive(r, d)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, out)
 }
 
 // updateDrive follows oCIS UpdateDrive: a Restore header (any strconv.ParseBool true value)
-// re-enables a disabled space; name, description and quota are changed when present.
+// re-enables a disabled space; name, description, alias and quota are changed when present.
+// An administrator may update any space, member or not. A quota of -1 is oCIS's "unlimited"
+// (the uint64 maximum); any other negative quota fails in the storage with 500 and leaves the
+// space unreadable (GET 404, not listed, every other PATCH and DELETE 500) until a valid quota
+// is set.
 func (s *Server) updateDrive(w http.ResponseWriter, r *http.Request) {
 	var in driveIn
 	if err := decodeStrict(r, &in); err != nil {
@@ -253,10 +319,6 @@ func (s *Server) updateDrive(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if in.Quota != nil && in.Quota.Total != nil && *in.Quota.Total < 0 {
-		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "quota must not be negative"))
-		return
-	}
 	restore, _ := strconv.ParseBool(r.Header.Get("Restore"))
 
 	s.mu.Lock()
@@ -265,6 +327,12 @@ func (s *Server) updateDrive(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		// oCIS answers 404 for a permission failure too, so a 404 never proves absence alone.
 		writeError(w, errf(http.StatusNotFound, codeItemNotFound, "drive not found"))
+		return
+	}
+	if in.Quota != nil && in.Quota.Total != nil && *in.Quota.Total < -1 {
+		d.Corrupt = true
+		d.Modified = time.Now().UTC()
+		writeError(w, errf(http.StatusInternalServerError, codeGeneralException, "grpc error"))
 		return
 	}
 	if restore {
@@ -280,14 +348,20 @@ func (s *Server) updateDrive(w http.ResponseWriter, r *http.Request) {
 		d.DriveAlias = *in.DriveAlias
 	}
 	if in.Quota != nil && in.Quota.Total != nil {
-		d.QuotaTotal = *in.Quota.Total
+		d.QuotaTotal = max(*in.Quota.Total, 0)
+		d.Corrupt = false
 	}
 	d.Modified = time.Now().UTC()
-	writeJSON(w, http.StatusOK, renderDrive(r, d))
+	if d.Corrupt {
+		// Measured on 7.1: the other changes are stored, yet the space cannot be read back.
+		writeError(w, errf(http.StatusInternalServerError, codeGeneralException, "grpc error"))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.renderDrive(r, d))
 }
 
 // deleteDrive disables a space, or purges it with a Purge header; purging an enabled space is
-// refused (ocis#3000, reva#2459).
+// refused (ocis#3000, reva#2459). An administrator may do both on any space, member or not.
 func (s *Server) deleteDrive(w http.ResponseWriter, r *http.Request) {
 	purge, _ := strconv.ParseBool(r.Header.Get("Purge"))
 	s.mu.Lock()
@@ -298,9 +372,13 @@ func (s *Server) deleteDrive(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusNotFound, codeItemNotFound, "drive not found"))
 		return
 	}
+	if d.Corrupt {
+		writeError(w, errf(http.StatusInternalServerError, codeGeneralException, "grpc error"))
+		return
+	}
 	if purge {
 		if !d.Disabled {
-			writeError(w, errf(http.StatusBadRequest, codeGeneralException, "can't purge enabled space"))
+			writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "error: bad request: can't purge enabled space"))
 			return
 		}
 		delete(s.drives, id)

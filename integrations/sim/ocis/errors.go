@@ -21,7 +21,6 @@ const (
 	codeNameAlreadyExists = "nameAlreadyExists"
 	codeNotSupported      = "notSupported"
 	codeServiceNotAvail   = "serviceNotAvailable"
-	codeUnauthenticated   = "unauthenticated"
 )
 
 // maxBody bounds a request body; oCIS's proxy rejects far smaller bodies than a graph call needs.
@@ -78,11 +77,11 @@ func faultBody(status int) (string, []byte) {
 	case status == http.StatusServiceUnavailable:
 		code = codeServiceNotAvail
 	}
-	return "application/json; charset=utf-8", errorBody(code, http.StatusText(status))
+	return "application/json", errorBody(code, http.StatusText(status))
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.status)
 	_, _ = w.Write(errorBody(e.code, e.message))
 }
@@ -93,7 +92,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		writeError(w, errf(http.StatusInternalServerError, codeGeneralException, "%v", err))
 		return
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 // groupIn is every property the libre-graph group schema declares (oCIS decodes strictly).
@@ -27,13 +28,13 @@ type groupList struct {
 	Value []groupOut `json:"value"`
 }
 
-func renderGroup(g *Group) groupOut {
+func renderGroup(g *group) groupOut {
 	return groupOut{ID: g.ID, DisplayName: g.DisplayName, GroupTypes: []string{}}
 }
 
 // groupByName finds a group by display name. The directory (LDAP cn) compares names without
 // regard to case, so "Team" and "team" cannot both exist. The caller holds s.mu.
-func (s *Server) groupByName(name string) *Group {
+func (s *Server) groupByName(name string) *group {
 	for _, g := range s.groups {
 		if strings.EqualFold(g.DisplayName, name) {
 			return g
@@ -44,12 +45,16 @@ func (s *Server) groupByName(name string) *Group {
 
 // listGroups answers $search as the identity backend does: a case-insensitive substring match
 // (quotes around the phrase are OData syntax, not part of it), so callers must compare the
-// returned displayName exactly themselves.
+// returned displayName exactly themselves. Unquoted, the term is parsed as OData search words:
+// a character such as "-" makes the rest an invalid token, as oCIS's parser says.
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	term := strings.TrimSpace(q.Get("$search"))
 	if len(term) >= 2 && term[0] == '"' && term[len(term)-1] == '"' {
 		term = term[1 : len(term)-1]
+	} else if i := strings.IndexFunc(term, func(c rune) bool { return !isSearchWordRune(c) }); i >= 0 {
+		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "Token '%s' is invalid", term[i:]))
+		return
 	}
 	desc := false
 	if q.Has("$orderby") {
@@ -106,9 +111,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusConflict, codeNameAlreadyExists, "group already exists"))
 		return
 	}
-	g := &Group{ID: newUUID(), DisplayName: name}
-	s.groups[g.ID] = g
-	writeJSON(w, http.StatusCreated, renderGroup(g))
+	writeJSON(w, http.StatusCreated, renderGroup(s.newGroup(name)))
 }
 
 // getGroup takes an id or a name, as the document's "key: id or name of group" says.
@@ -121,7 +124,7 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) {
 		g = s.groupByName(key)
 	}
 	if g == nil {
-		writeError(w, errf(http.StatusNotFound, codeItemNotFound, "group not found"))
+		writeError(w, errf(http.StatusNotFound, codeItemNotFound, "not found"))
 		return
 	}
 	writeJSON(w, http.StatusOK, renderGroup(g))
@@ -131,8 +134,13 @@ func (s *Server) deleteGroupHandler(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.deleteGroup(r.PathValue("id")) {
-		writeError(w, errf(http.StatusNotFound, codeItemNotFound, "group not found"))
+		writeError(w, errf(http.StatusNotFound, codeItemNotFound, "not found"))
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// isSearchWordRune reports whether c may appear in an unquoted OData search word.
+func isSearchWordRune(c rune) bool {
+	return unicode.IsLetter(c) || unicode.IsDigit(c) || c == '_' || c == ' '
 }

@@ -3,6 +3,7 @@ package ocissim
 import (
 	"net/http"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -77,8 +78,13 @@ func TestSearchGroupsIsSubstring(t *testing.T) {
 	if diff := cmp.Diff(want, names("/graph/v1.0/groups?$search="+q(`"tenant-acme"`))); diff != "" {
 		t.Errorf("quoted $search is a case-insensitive substring match (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(want, names("/graph/v1.0/groups?$search=tenant-acme")); diff != "" {
-		t.Errorf("unquoted $search (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]string{"tenant-other"}, names("/graph/v1.0/groups?$search=other")); diff != "" {
+		t.Errorf("an unquoted one-word $search (-want +got):\n%s", diff)
+	}
+	// Unquoted, OData's search grammar stops at "-" (measured on oCIS 7.1).
+	r := do(t, srv, tok, http.MethodGet, "/graph/v1.0/groups?$search=tenant-acme", "")
+	if r.status != 400 || r.errorCode(t) != codeInvalidRequest || !strings.Contains(string(r.body), "Token '-acme' is invalid") {
+		t.Errorf("unquoted $search with a dash: %d %s, want 400 naming the invalid token", r.status, r.body)
 	}
 	if n := len(names("/graph/v1.0/groups")); n != 4 {
 		t.Errorf("no $search lists all groups, got %d", n)
@@ -97,7 +103,41 @@ func TestGetAndDeleteGroup(t *testing.T) {
 	if r := do(t, srv, tok, http.MethodDelete, "/graph/v1.0/groups/"+g.ID, ""); r.status != 204 {
 		t.Fatalf("delete: %d %s", r.status, r.body)
 	}
-	if r := do(t, srv, tok, http.MethodDelete, "/graph/v1.0/groups/"+g.ID, ""); r.status != 404 || r.errorCode(t) != codeItemNotFound {
-		t.Errorf("second delete: %d %s, want 404 itemNotFound", r.status, r.body)
+	if r := do(t, srv, tok, http.MethodDelete, "/graph/v1.0/groups/"+g.ID, ""); r.status != 404 || r.errorCode(t) != codeItemNotFound || r.json(t)["error"].(map[string]any)["message"] != "not found" {
+		t.Errorf("second delete: %d %s, want 404 itemNotFound \"not found\"", r.status, r.body)
+	}
+}
+
+// TestDeletedGroupKeepsItsGrants: oCIS leaves a deleted group's grant on every space (still
+// showing its name), so a new group of the same name gets a second grant beside it.
+func TestDeletedGroupKeepsItsGrants(t *testing.T) {
+	s, srv := newTestServer(t, Options{})
+	tok := issueToken(t, srv)
+	id := createDrive(t, srv, tok, `{"name":"S"}`)
+	old, _ := s.AddGroup("tenant-acme")
+	invitePath := "/graph/v1beta1/drives/" + id + "/root/invite"
+	if r := do(t, srv, tok, http.MethodPost, invitePath, inviteBody(groupRecipient(old.ID), RoleManager)); r.status != 200 {
+		t.Fatalf("invite: %d %s", r.status, r.body)
+	}
+	if r := do(t, srv, tok, http.MethodDelete, "/graph/v1.0/groups/"+old.ID, ""); r.status != 204 {
+		t.Fatalf("delete group: %d %s", r.status, r.body)
+	}
+	fresh, _ := s.AddGroup("tenant-acme")
+	if r := do(t, srv, tok, http.MethodPost, invitePath, inviteBody(groupRecipient(fresh.ID), RoleManager)); r.status != 200 {
+		t.Fatalf("invite the new group: %d %s", r.status, r.body)
+	}
+	var got []string
+	for _, p := range do(t, srv, tok, http.MethodGet, "/graph/v1beta1/drives/"+id+"/root/permissions", "").json(t)["value"].([]any) {
+		if g, ok := p.(map[string]any)["grantedToV2"].(map[string]any)["group"].(map[string]any); ok {
+			got = append(got, g["id"].(string)+" "+g["displayName"].(string))
+		}
+	}
+	want := []string{old.ID + " tenant-acme", fresh.ID + " tenant-acme"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("group grants (-want +got):\n%s", diff)
+	}
+	// The stale grant can still be revoked.
+	if r := do(t, srv, tok, http.MethodDelete, "/graph/v1beta1/drives/"+id+"/root/permissions/g:"+old.ID, ""); r.status != 204 {
+		t.Errorf("revoke the stale grant: %d %s", r.status, r.body)
 	}
 }

@@ -117,3 +117,10 @@ func q(v string) string { return url.QueryEscape(v) }
 func faultsConfig(status int) faults.Config {
 	return faults.Config{ErrorRate: 1, ErrorStatus: status}
 }
+
+// storageIDForTest is the storage id every drive id of s starts with.
+func (s *Server) storageIDForTest() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.storageID
+}

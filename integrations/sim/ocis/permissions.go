@@ -3,6 +3,9 @@ package ocissim
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // Unified role ids (oCIS services/graph/pkg/unifiedrole).
@@ -20,15 +23,52 @@ type roleDef struct {
 	Description string `json:"description"`
 	DisplayName string `json:"displayName"`
 	Weight      int    `json:"@libre.graph.weight"`
-	spaceRoot   bool
+	// name is the role's name in a drive's root.permissions ("viewer", "editor", "manager").
+	name string
+	// spaceRoot marks the roles that apply to a project space root.
+	spaceRoot bool
+	// actions are what a member holding the role may do on the space root, in oCIS's order.
+	actions []string
 }
 
-// roles are the unified roles the simulator knows; only the space roles apply to a space root.
+// Actions on a space root, as oCIS lists them for a member of each space role.
+var (
+	viewerActions = []string{
+		"libre.graph/driveItem/path/read", "libre.graph/driveItem/quota/read",
+		"libre.graph/driveItem/content/read", "libre.graph/driveItem/permissions/read",
+		"libre.graph/driveItem/children/read", "libre.graph/driveItem/deleted/read",
+		"libre.graph/driveItem/basic/read",
+	}
+	editorActions = []string{
+		"libre.graph/driveItem/children/create", "libre.graph/driveItem/standard/delete",
+		"libre.graph/driveItem/path/read", "libre.graph/driveItem/quota/read",
+		"libre.graph/driveItem/content/read", "libre.graph/driveItem/upload/create",
+		"libre.graph/driveItem/permissions/read", "libre.graph/driveItem/children/read",
+		"libre.graph/driveItem/versions/read", "libre.graph/driveItem/deleted/read",
+		"libre.graph/driveItem/path/update", "libre.graph/driveItem/versions/update",
+		"libre.graph/driveItem/deleted/update", "libre.graph/driveItem/basic/read",
+	}
+	managerActions = []string{
+		"libre.graph/driveItem/permissions/create", "libre.graph/driveItem/children/create",
+		"libre.graph/driveItem/standard/delete", "libre.graph/driveItem/path/read",
+		"libre.graph/driveItem/quota/read", "libre.graph/driveItem/content/read",
+		"libre.graph/driveItem/upload/create", "libre.graph/driveItem/permissions/read",
+		"libre.graph/driveItem/children/read", "libre.graph/driveItem/versions/read",
+		"libre.graph/driveItem/deleted/read", "libre.graph/driveItem/path/update",
+		"libre.graph/driveItem/permissions/delete", "libre.graph/driveItem/deleted/delete",
+		"libre.graph/driveItem/versions/update", "libre.graph/driveItem/deleted/update",
+		"libre.graph/driveItem/basic/read", "libre.graph/driveItem/permissions/update",
+		"libre.graph/driveItem/permissions/deny",
+	}
+)
+
+// roles are the unified roles oCIS 7.1 enables by default (GRAPH_AVAILABLE_ROLES): three space
+// roles and the file roles, which a space root refuses. "Space Editor without versions" exists
+// but is not enabled, so it is as unknown as a made-up id.
 var roles = []roleDef{
-	{ID: RoleSpaceViewer, DisplayName: "Can view", Description: "View and download.", Weight: 1, spaceRoot: true},
-	{ID: RoleSpaceEditorWithoutVersions, DisplayName: "Can edit without versions", Description: "View, download, upload, edit, add and delete.", Weight: 2, spaceRoot: true},
-	{ID: RoleSpaceEditor, DisplayName: "Can edit", Description: "View, download, upload, edit, add, delete including the history.", Weight: 3, spaceRoot: true},
-	{ID: RoleManager, DisplayName: "Can manage", Description: "View, download, upload, edit, add, delete and manage members.", Weight: 4, spaceRoot: true},
+	{ID: RoleSpaceViewer, DisplayName: "Can view", Description: "View and download.", Weight: 1, name: "viewer", spaceRoot: true, actions: viewerActions},
+	{ID: RoleSpaceEditor, DisplayName: "Can edit", Description: "View, download, upload, edit, add, delete including the history.", Weight: 2, name: "editor", spaceRoot: true, actions: editorActions},
+	{ID: RoleManager, DisplayName: "Can manage", Description: "View, download, upload, edit, add, delete and manage members.", Weight: 3, name: "manager", spaceRoot: true, actions: managerActions},
 	{ID: RoleViewer, DisplayName: "Can view", Description: "View and download.", Weight: 1},
 	{ID: RoleEditor, DisplayName: "Can edit", Description: "View, download, upload, edit, add and delete.", Weight: 2},
 }
@@ -42,9 +82,19 @@ func findRole(id string) (roleDef, bool) {
 	return roleDef{}, false
 }
 
+// roleName is a role's name in a drive's root.permissions.
+func roleName(id string) string {
+	if r, ok := findRole(id); ok && r.name != "" {
+		return r.name
+	}
+	return id
+}
+
 type identityOut struct {
-	ID          string `json:"id"`
+	// UserType is "Member" for a directory user; groups carry none.
+	UserType    string `json:"@libre.graph.userType,omitempty"`
 	DisplayName string `json:"displayName"`
+	ID          string `json:"id"`
 }
 
 // identitySetOut is the sharePointIdentitySet: one object holding a user or a group.
@@ -53,10 +103,15 @@ type identitySetOut struct {
 	Group *identityOut `json:"group,omitempty"`
 }
 
+type invitationOut struct {
+	InvitedBy identitySetOut `json:"invitedBy"`
+}
+
 type permissionOut struct {
 	ID          string         `json:"id"`
 	Roles       []string       `json:"roles"`
 	GrantedToV2 identitySetOut `json:"grantedToV2"`
+	Invitation  *invitationOut `json:"invitation,omitempty"`
 }
 
 type permissionList struct {
@@ -96,63 +151,79 @@ type permissionIn struct {
 	Invitation          json.RawMessage `json:"invitation"`
 }
 
-// spaceActions are the actions a manager holds on a space root.
-var spaceActions = []string{
-	"libre.graph/driveItem/permissions/create", "libre.graph/driveItem/children/create",
-	"libre.graph/driveItem/standard/delete", "libre.graph/driveItem/path/read",
-	"libre.graph/driveItem/quota/read", "libre.graph/driveItem/content/read",
-	"libre.graph/driveItem/upload/create", "libre.graph/driveItem/permissions/read",
-	"libre.graph/driveItem/children/read", "libre.graph/driveItem/versions/read",
-	"libre.graph/driveItem/deleted/read", "libre.graph/driveItem/path/update",
-	"libre.graph/driveItem/permissions/delete", "libre.graph/driveItem/deleted/delete",
-	"libre.graph/driveItem/versions/update", "libre.graph/driveItem/deleted/update",
-	"libre.graph/driveItem/basic/read", "libre.graph/driveItem/permissions/update",
-	"libre.graph/driveItem/permissions/deny",
-}
-
-// renderGrant resolves a grant's identity; the caller holds s.mu.
-func (s *Server) renderGrant(g Grant) permissionOut {
-	p := permissionOut{ID: g.ID, Roles: []string{g.RoleID}}
+// identity resolves a grant's user or group; the caller holds s.mu. A deleted group's grant
+// still shows the group's last name, as oCIS's identity cache does.
+func (s *Server) identity(g Grant) identitySetOut {
 	if g.GroupID != "" {
-		name := ""
+		name := s.formerGroups[g.GroupID]
 		if grp, ok := s.groups[g.GroupID]; ok {
 			name = grp.DisplayName
 		}
-		p.GrantedToV2.Group = &identityOut{ID: g.GroupID, DisplayName: name}
-		return p
+		return identitySetOut{Group: &identityOut{ID: g.GroupID, DisplayName: name}}
 	}
+	return s.userIdentity(g.UserID)
+}
+
+func (s *Server) userIdentity(id string) identitySetOut {
 	name := ""
-	if u, ok := s.users[g.UserID]; ok {
+	if u, ok := s.users[id]; ok {
 		name = u.displayName
 	}
-	p.GrantedToV2.User = &identityOut{ID: g.UserID, DisplayName: name}
-	return p
+	return identitySetOut{User: &identityOut{ID: id, DisplayName: name, UserType: "Member"}}
 }
 
-// enabledDrive finds a space whose root can be accessed; a disabled space cannot be stat'ed, so
-// it is as absent as a missing one. The caller holds s.mu.
-func (s *Server) enabledDrive(id string) (*drive, *apiError) {
+func (s *Server) renderGrant(g Grant) permissionOut {
+	return permissionOut{ID: g.ID, Roles: []string{g.RoleID}, GrantedToV2: s.identity(g)}
+}
+
+// memberRole is the space role the service account holds on d through its own grant; ok is
+// false when it is not a member. (The simulator's groups have no members, so membership
+// through a group is not modelled.)
+func (s *Server) memberRole(d *drive) (roleDef, bool) {
+	for _, g := range d.grants {
+		if g.UserID == s.serviceUser.id {
+			return findRole(g.RoleID)
+		}
+	}
+	return roleDef{}, false
+}
+
+// resourceID is how oCIS names a space root in errors: "<drive id>!<space id>".
+func resourceID(d *drive) string { return d.ID + "!" + spaceID(d.ID) }
+
+// spaceRoot finds a space whose root the service account may stat, as oCIS resolves a space
+// root before a permissions call; the caller holds s.mu. A missing space is "getting space";
+// a disabled one cannot be stat'ed; and a space the service account is not a member of cannot
+// be stat'ed either, administrator or not: oCIS answers 404 even though GET /drives/{id}
+// answers 200 (measured on 7.1).
+func (s *Server) spaceRoot(id string) (*drive, roleDef, *apiError) {
 	d, ok := s.drives[id]
-	if !ok || d.Disabled {
-		return nil, errf(http.StatusNotFound, codeItemNotFound, "drive not found")
+	if !ok || d.Corrupt {
+		return nil, roleDef{}, errf(http.StatusNotFound, codeItemNotFound, "getting space")
 	}
-	if d.DriveType != driveTypeProject {
-		return nil, errf(http.StatusBadRequest, codeInvalidRequest, "unsupported space type")
+	if d.Disabled {
+		return d, roleDef{}, errf(http.StatusNotFound, codeItemNotFound, "stat: error: not found: %s", spaceID(d.ID))
 	}
-	return d, nil
+	role, member := s.memberRole(d)
+	if !member {
+		return d, roleDef{}, errf(http.StatusNotFound, codeItemNotFound, "stat: error: not found: %s", resourceID(d))
+	}
+	return d, role, nil
 }
 
+// listPermissions lists a space root's grants. The allowed values depend on the caller's own
+// role: a viewer is offered only "Can view" and its read actions.
 func (s *Server) listPermissions(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, e := s.enabledDrive(r.PathValue("id"))
+	d, mine, e := s.spaceRoot(r.PathValue("id"))
 	if e != nil {
 		writeError(w, e)
 		return
 	}
-	out := permissionList{ActionsAllowed: spaceActions, Value: []permissionOut{}}
+	out := permissionList{ActionsAllowed: mine.actions, Value: []permissionOut{}}
 	for _, rd := range roles {
-		if rd.spaceRoot {
+		if rd.spaceRoot && rd.Weight <= mine.Weight {
 			out.RolesAllowed = append(out.RolesAllowed, rd)
 		}
 	}
@@ -162,102 +233,194 @@ func (s *Server) listPermissions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// invite follows oCIS SpaceRootInvite: only recipients[0] is processed, the role must be a
-// space role, an unknown recipient is invalidRequest and an existing grant for the recipient is
-// CS3 ALREADY_EXISTS, rendered nameAlreadyExists (409).
+// validationError renders a go-playground validator failure as oCIS does.
+func validationError(field, tag string) string {
+	return "Key: '" + field + "' Error:Field validation for '" + field[strings.LastIndex(field, ".")+1:] + "' failed on the '" + tag + "' tag"
+}
+
+// validateInvite applies oCIS's struct validation of a driveItemInvite: exactly one recipient
+// with a user or group type, and either enabled roles or actions.
+func validateInvite(in inviteIn) *apiError {
+	var msgs []string
+	if len(in.Recipients) != 1 {
+		msgs = append(msgs, validationError("DriveItemInvite.Recipients", "len"))
+	}
+	for i, rc := range in.Recipients {
+		if rc.Type != "user" && rc.Type != "group" {
+			f := "DriveItemInvite.Recipients[" + strconv.Itoa(i) + "].LibreGraphRecipientType"
+			msgs = append(msgs, validationError(f, "oneof"))
+		}
+	}
+	switch {
+	case len(in.Roles) == 0 && len(in.Actions) == 0:
+		msgs = append(msgs, validationError("DriveItemInvite.Roles", "one_or_another"),
+			validationError("DriveItemInvite.LibreGraphPermissionsActions", "one_or_another"))
+	case len(in.Roles) > 0:
+		for _, id := range in.Roles {
+			if _, ok := findRole(id); !ok {
+				msgs = append(msgs, validationError("DriveItemInvite.Roles", "available_role"))
+				break
+			}
+		}
+	}
+	if len(msgs) > 0 {
+		return errf(http.StatusBadRequest, codeInvalidRequest, "%s", strings.Join(msgs, "\n"))
+	}
+	return nil
+}
+
+// invite follows oCIS SpaceRootInvite (7.1): the body is decoded strictly and validated (one
+// recipient, an enabled role), then the space is resolved and its root stat'ed (404 for a
+// missing or disabled space and for a space the service account is not a member of), the role
+// must apply to a space root, the recipient must exist (400 "itemNotFound: not found"), only a
+// Manager may add grants (403), and an existing grant for the recipient is CS3 ALREADY_EXISTS,
+// rendered nameAlreadyExists (409), whatever the role asked for.
 func (s *Server) invite(w http.ResponseWriter, r *http.Request) {
 	var in inviteIn
 	if err := decodeStrict(r, &in); err != nil {
-		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "invalid body schema definition: %v", err))
+		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "invalid request body"))
 		return
 	}
-	if len(in.Recipients) == 0 {
-		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "recipients: at least one recipient is required"))
+	if e := validateInvite(in); e != nil {
+		writeError(w, e)
 		return
 	}
 	if len(in.Roles) == 0 {
-		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "roles: a role is required (custom actions are not enabled)"))
+		// Custom action sets (no role) are accepted by oCIS but not modelled here.
+		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "roles: the simulator does not model custom actions"))
 		return
 	}
-	var roleID string
-	for _, id := range in.Roles {
-		rd, ok := findRole(id)
-		if !ok {
-			writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "unknown role: %s", id))
-			return
-		}
-		if !rd.spaceRoot {
-			writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "role not applicable to this resource"))
-			return
-		}
-		roleID = rd.ID
-	}
+	roleID := in.Roles[len(in.Roles)-1]
 	rcpt := in.Recipients[0]
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, e := s.enabledDrive(r.PathValue("id"))
+	// oCIS resolves the space and checks its type before it stats the root.
+	d, mine, e := s.spaceRoot(r.PathValue("id"))
+	if d != nil && d.DriveType != driveTypeProject {
+		e = errf(http.StatusBadRequest, codeInvalidRequest, "unsupported space type")
+	}
 	if e != nil {
 		writeError(w, e)
+		return
+	}
+	if rd, _ := findRole(roleID); !rd.spaceRoot {
+		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "role not applicable to this resource"))
 		return
 	}
 	var g Grant
 	switch rcpt.Type {
 	case "group":
-		if _, ok := s.groups[rcpt.ObjectID]; !ok {
-			writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "group not found: %s", rcpt.ObjectID))
+		grp, ok := s.groups[rcpt.ObjectID]
+		if !ok || time.Since(grp.created) < s.groupLag {
+			writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "itemNotFound: not found"))
 			return
 		}
 		g = Grant{ID: "g:" + rcpt.ObjectID, GroupID: rcpt.ObjectID, RoleID: roleID}
-	case "", "user":
+	default:
 		if _, ok := s.users[rcpt.ObjectID]; !ok {
-			writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "user not found: %s", rcpt.ObjectID))
+			writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "itemNotFound: not found"))
 			return
 		}
 		g = Grant{ID: "u:" + rcpt.ObjectID, UserID: rcpt.ObjectID, RoleID: roleID}
-	default:
-		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "unknown recipient type: %s", rcpt.Type))
+	}
+	if mine.ID != RoleManager {
+		writeError(w, errf(http.StatusForbidden, codeAccessDenied, "add grant: error: permission denied: %s", resourceID(d)))
 		return
 	}
 	for _, have := range d.grants {
 		if have.ID == g.ID {
-			writeError(w, errf(http.StatusConflict, codeNameAlreadyExists, "grant already exists"))
+			writeError(w, errf(http.StatusConflict, codeNameAlreadyExists, "add grant: error: already exists: %s", d.Name))
 			return
 		}
 	}
 	d.grants = append(d.grants, g)
-	writeJSON(w, http.StatusOK, permissionValue{Value: []permissionOut{s.renderGrant(g)}})
+	p := s.renderGrant(g)
+	p.Invitation = &invitationOut{InvitedBy: s.userIdentity(s.serviceUser.id)}
+	writeJSON(w, http.StatusOK, permissionValue{Value: []permissionOut{p}})
 }
 
-// updatePermission changes the role of a space-root grant (UpdatePermissionSpaceRoot).
+// updatePermission changes the role of a space-root grant (UpdatePermissionSpaceRoot). At most
+// one role; none leaves the grant as it is. Where the root cannot be stat'ed (not a member,
+// disabled) oCIS fails with 500, and a member below Manager cannot commit the change (500).
 func (s *Server) updatePermission(w http.ResponseWriter, r *http.Request) {
 	var in permissionIn
 	if err := decodeStrict(r, &in); err != nil {
-		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "invalid request body: %v", err))
+		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "invalid request body"))
 		return
 	}
-	if len(in.Roles) != 1 {
-		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "exactly one role is required"))
+	if len(in.Roles) > 1 {
+		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "%s", validationError("Permission.Roles", "max")))
 		return
 	}
-	rd, ok := findRole(in.Roles[0])
-	if !ok || !rd.spaceRoot {
-		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "role not applicable to this resource"))
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, e := s.enabledDrive(r.PathValue("id"))
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	for i := range d.grants {
-		if d.grants[i].ID == r.PathValue("perm") {
-			d.grants[i].RoleID = rd.ID
-			writeJSON(w, http.StatusOK, s.renderGrant(d.grants[i]))
+	var rd roleDef
+	if len(in.Roles) == 1 {
+		var ok bool
+		if rd, ok = findRole(in.Roles[0]); !ok {
+			writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "%s", validationError("Permission.Roles", "available_role")))
 			return
 		}
 	}
-	writeError(w, errf(http.StatusNotFound, codeItemNotFound, "permission not found"))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, mine, e := s.spaceRoot(r.PathValue("id"))
+	switch {
+	case e != nil && d == nil:
+		writeError(w, e)
+		return
+	case e != nil:
+		writeError(w, errf(http.StatusInternalServerError, codeGeneralException, "unexpected status code while getting resource: CODE_NOT_FOUND"))
+		return
+	}
+	if len(in.Roles) == 1 && !rd.spaceRoot {
+		writeError(w, errf(http.StatusBadRequest, codeInvalidRequest, "role not applicable to this resource"))
+		return
+	}
+	for i := range d.grants {
+		if d.grants[i].ID != r.PathValue("perm") {
+			continue
+		}
+		if len(in.Roles) == 1 {
+			if mine.ID != RoleManager {
+				writeError(w, errf(http.StatusInternalServerError, codeGeneralException, "error committing share to storage grant"))
+				return
+			}
+			d.grants[i].RoleID = rd.ID
+		}
+		writeJSON(w, http.StatusOK, s.renderGrant(d.grants[i]))
+		return
+	}
+	writeError(w, errf(http.StatusNotFound, codeItemNotFound, "error: not found: no shares found by id:opaque_id:%q", r.PathValue("perm")))
 }
+
+// deletePermission removes a space-root grant. oCIS answers a grant that is not there (already
+// removed, or a root it cannot stat) with 500, not 404; a member below Manager gets 403.
+func (s *Server) deletePermission(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, mine, e := s.spaceRoot(r.PathValue("id"))
+	switch {
+	case e != nil && d == nil:
+		writeError(w, e)
+		return
+	case e != nil:
+		writeError(w, errGrantToRemove)
+		return
+	}
+	for i, g := range d.grants {
+		if g.ID != r.PathValue("perm") {
+			continue
+		}
+		if mine.ID != RoleManager {
+			writeError(w, errf(http.StatusForbidden, codeAccessDenied, "remove grant: error: permission denied: %s", resourceID(d)))
+			return
+		}
+		d.grants = append(d.grants[:i], d.grants[i+1:]...)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	writeError(w, errGrantToRemove)
+}
+
+var errGrantToRemove = errf(http.StatusInternalServerError, codeGeneralException,
+	"rpc error: code = Unknown desc = gateway: error getting grant to remove from storage")

@@ -1,6 +1,7 @@
 package ocissim
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -11,6 +12,10 @@ import (
 
 // TokenPath is where the simulated IdP's token endpoint is served.
 const TokenPath = "/token"
+
+// DefaultQuota is the quota oCIS gives a project space created without one
+// (GRAPH_SPACES_DEFAULT_QUOTA, 1 GB).
+const DefaultQuota = 1000000000
 
 // DefaultTokenTTL is the lifetime of an issued access token when Options leave it zero: five
 // minutes, authentik's default access-token validity.
@@ -24,6 +29,10 @@ type Options struct {
 	// TokenTTL is the lifetime of an access token (expires_in is its whole seconds, at least 1).
 	// Zero means DefaultTokenTTL.
 	TokenTTL time.Duration
+	// DefaultQuota is the quota of a space created without one (or with a negative one).
+	// Zero means DefaultQuota; set GRAPH_SPACES_DEFAULT_QUOTA's way, a negative value means
+	// none (quota.total 0, unlimited).
+	DefaultQuota int64
 }
 
 // Server is the simulator: an http.Handler serving POST /token and the libre-graph API under
@@ -36,16 +45,26 @@ type Server struct {
 	mu sync.Mutex
 	// storageID is the storage provider id every drive id starts with.
 	storageID string
-	// serviceUser is the directory user the client_credentials identity maps to.
+	// serviceUser is the directory user the client_credentials identity maps to: an
+	// administrator (oCIS role ocisAdmin), a member only of the spaces it created or was added to.
 	serviceUser *user
-	tokens      map[string]time.Time
+	// otherAdmin is a second administrator who creates spaces out of band.
+	otherAdmin *user
+	tokens     map[string]*accessToken
+	// keysRotated and jwksLag model an IdP key rotation (RotateIssuerKeys).
+	keysRotated time.Time
+	jwksLag     time.Duration
 	issued      int
 	lastScopes  []string
 	drives      map[string]*drive
 	created     map[string]int
 	seq         int
-	groups      map[string]*Group
-	users       map[string]*user
+	groups      map[string]*group
+	// formerGroups keeps the names of deleted groups: their grants stay and still show them.
+	formerGroups map[string]string
+	// groupLag hides groups younger than it from invites (SetGroupLookupLag).
+	groupLag time.Duration
+	users    map[string]*user
 }
 
 // New returns a simulator with an empty directory apart from the service user the client
@@ -54,18 +73,29 @@ func New(o Options) *Server {
 	if o.TokenTTL == 0 {
 		o.TokenTTL = DefaultTokenTTL
 	}
+	switch {
+	case o.DefaultQuota == 0:
+		o.DefaultQuota = DefaultQuota
+	case o.DefaultQuota < 0:
+		o.DefaultQuota = 0
+	}
 	s := &Server{
-		opts:      o,
-		faults:    faults.New(faultBody),
-		storageID: newUUID(),
-		tokens:    map[string]time.Time{},
-		drives:    map[string]*drive{},
-		created:   map[string]int{},
-		groups:    map[string]*Group{},
-		users:     map[string]*user{},
+		opts:         o,
+		faults:       faults.New(faultBody),
+		storageID:    newUUID(),
+		tokens:       map[string]*accessToken{},
+		drives:       map[string]*drive{},
+		created:      map[string]int{},
+		groups:       map[string]*group{},
+		formerGroups: map[string]string{},
+		users:        map[string]*user{},
 	}
 	s.serviceUser = &user{id: newUUID(), displayName: o.ClientID}
-	s.users[s.serviceUser.id] = s.serviceUser
+	s.otherAdmin = &user{id: newUUID(), displayName: "admin"}
+	for _, u := range []*user{s.serviceUser, s.otherAdmin} {
+		s.users[u.id] = u
+		s.newPersonalDrive(u)
+	}
 
 	graph := http.NewServeMux()
 	graph.HandleFunc("GET /graph/v1.0/drives", s.listDrives)
@@ -76,13 +106,13 @@ func New(o Options) *Server {
 	graph.HandleFunc("GET /graph/v1beta1/drives/{id}/root/permissions", s.listPermissions)
 	graph.HandleFunc("POST /graph/v1beta1/drives/{id}/root/invite", s.invite)
 	graph.HandleFunc("PATCH /graph/v1beta1/drives/{id}/root/permissions/{perm}", s.updatePermission)
+	graph.HandleFunc("DELETE /graph/v1beta1/drives/{id}/root/permissions/{perm}", s.deletePermission)
 	graph.HandleFunc("GET /graph/v1.0/groups", s.listGroups)
 	graph.HandleFunc("POST /graph/v1.0/groups", s.createGroup)
 	graph.HandleFunc("GET /graph/v1.0/groups/{id}", s.getGroup)
 	graph.HandleFunc("DELETE /graph/v1.0/groups/{id}", s.deleteGroupHandler)
-	graph.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, errf(http.StatusNotFound, codeItemNotFound, "no such resource: %s %s", r.Method, r.URL.Path))
-	})
+	// Paths the graph service does not route get the router's plain-text 404, not a graph error.
+	graph.HandleFunc("/", http.NotFound)
 
 	root := http.NewServeMux()
 	root.HandleFunc(TokenPath, s.token)
@@ -107,7 +137,7 @@ func TokenURL(base string) string { return strings.TrimRight(base, "/") + TokenP
 func (s *Server) TokenURL(base string) string { return TokenURL(base) }
 
 // ServiceUserID is the directory id of the user the client credentials act as; oCIS grants it
-// Manager on every space it creates.
+// Manager on every space it creates, and it is a member of no other space until granted.
 func (s *Server) ServiceUserID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -116,29 +146,28 @@ func (s *Server) ServiceUserID() string {
 
 // authenticate admits a request only with an unexpired bearer token this simulator issued, as
 // oCIS's proxy does with a JWT from its trusted issuer. Basic auth is a development-only mode in
-// oCIS and is refused here.
+// oCIS (off by default) and is refused here.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !strings.EqualFold(scheme, "Bearer") || tok == "" {
-			unauthorized(w, "missing bearer token")
+			unauthorized(w, r)
 			return
 		}
 		s.mu.Lock()
-		exp, ok := s.tokens[tok]
+		ok := s.accept(s.tokens[tok], time.Now())
 		s.mu.Unlock()
-		switch {
-		case !ok:
-			unauthorized(w, "unknown access token")
-		case !time.Now().Before(exp):
-			unauthorized(w, "access token expired")
-		default:
-			next.ServeHTTP(w, r)
+		if !ok {
+			unauthorized(w, r)
+			return
 		}
+		next.ServeHTTP(w, r)
 	})
 }
 
-func unauthorized(w http.ResponseWriter, msg string) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="ocis-sim"`)
-	writeError(w, errf(http.StatusUnauthorized, codeUnauthenticated, "%s", msg))
+// unauthorized answers as oCIS's proxy does: 401 with an empty body and a Bearer challenge
+// naming the host; whatever went wrong is only in the proxy's log.
+func unauthorized(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q, charset="UTF-8"`, r.Host))
+	w.WriteHeader(http.StatusUnauthorized)
 }

@@ -36,9 +36,14 @@ func TestResponsesFollowTheAPIDocument(t *testing.T) {
 
 	id := createDrive(t, srv, tok, `{"name":"S","description":"d","quota":{"total":5}}`)
 	g, _ := s.AddGroup("tenant-acme")
+	foreign := s.CreateDriveOutOfBand("F", "")
 	calls := []struct{ method, path, body string }{
 		{"GET", "/graph/v1.0/drives?$filter=" + q("driveType eq 'project'"), ""},
 		{"GET", "/graph/v1.0/drives?$filter=" + q("name eq 'x'"), ""},
+		{"GET", "/graph/v1.0/drives?$filter=" + q("driveType eq 'project' and id eq 'x'"), ""},
+		{"GET", "/graph/v1.0/drives?$filter=" + q("id eq 'x'"), ""},
+		{"GET", "/graph/v1beta1/drives/" + foreign.ID + "/root/permissions", ""},
+		{"POST", "/graph/v1beta1/drives/" + foreign.ID + "/root/invite", inviteBody(groupRecipient(g.ID), RoleManager)},
 		{"GET", "/graph/v1.0/drives/" + id, ""},
 		{"GET", "/graph/v1.0/drives/missing", ""},
 		{"POST", "/graph/v1.0/drives", `{"name":"T","driveType":"project","quota":{"total":1}}`},
@@ -51,6 +56,7 @@ func TestResponsesFollowTheAPIDocument(t *testing.T) {
 		{"POST", "/graph/v1beta1/drives/" + id + "/root/invite", inviteBody(groupRecipient(g.ID), RoleManager)},
 		{"GET", "/graph/v1beta1/drives/" + id + "/root/permissions", ""},
 		{"PATCH", "/graph/v1beta1/drives/" + id + "/root/permissions/g:" + g.ID, `{"roles":["` + RoleSpaceEditor + `"]}`},
+		{"DELETE", "/graph/v1beta1/drives/" + id + "/root/permissions/g:" + g.ID, ""},
 		{"DELETE", "/graph/v1.0/drives/" + id, ""},
 		{"DELETE", "/graph/v1.0/drives/" + id, ""},
 		{"DELETE", "/graph/v1.0/groups/" + g.ID, ""},

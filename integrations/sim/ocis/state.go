@@ -17,6 +17,9 @@ type Drive struct {
 	QuotaTotal  int64
 	// Disabled is true for a space that was deleted without Purge (root.deleted.state "trashed").
 	Disabled bool
+	// Corrupt is true after a PATCH with a negative quota other than -1: oCIS then answers 500
+	// and hides the space (GET 404, absent from listings) until a valid quota is set.
+	Corrupt  bool
 	Created  time.Time
 	Modified time.Time
 }
@@ -27,7 +30,8 @@ type Group struct {
 	DisplayName string
 }
 
-// Grant is one permission on a space root: a user or group holding a unified role.
+// Grant is one permission on a space root: a user or group holding a unified role. The
+// grants of a space are its members.
 type Grant struct {
 	// ID is the permission id oCIS gives space-root grants: "u:<user id>" or "g:<group id>".
 	ID      string
@@ -46,6 +50,11 @@ type user struct {
 	displayName string
 }
 
+type group struct {
+	Group
+	created time.Time
+}
+
 // newUUID returns a random RFC 4122 version 4 UUID, the shape of every oCIS id.
 func newUUID() string {
 	var b [16]byte
@@ -59,9 +68,11 @@ func newUUID() string {
 func (s *Server) Drives() []Drive {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Drive, 0, len(s.drives))
+	var out []Drive
 	for _, d := range s.orderedDrives() {
-		out = append(out, d.Drive)
+		if d.DriveType == driveTypeProject {
+			out = append(out, d.Drive)
+		}
 	}
 	return out
 }
@@ -77,11 +88,17 @@ func (s *Server) Drive(id string) (Drive, bool) {
 	return d.Drive, true
 }
 
-// DriveCount counts the spaces not purged, disabled ones included.
+// DriveCount counts the project spaces not purged, disabled ones included.
 func (s *Server) DriveCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.drives)
+	n := 0
+	for _, d := range s.drives {
+		if d.DriveType == driveTypeProject {
+			n++
+		}
+	}
+	return n
 }
 
 // Grants returns the permissions on a space's root, in the order they were granted.
@@ -101,7 +118,7 @@ func (s *Server) Groups() []Group {
 	defer s.mu.Unlock()
 	out := make([]Group, 0, len(s.groups))
 	for _, g := range s.groups {
-		out = append(out, *g)
+		out = append(out, g.Group)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].DisplayName < out[j].DisplayName })
 	return out
@@ -114,9 +131,7 @@ func (s *Server) AddGroup(displayName string) (Group, error) {
 	if s.groupByName(displayName) != nil {
 		return Group{}, fmt.Errorf("group %q already exists", displayName)
 	}
-	g := &Group{ID: newUUID(), DisplayName: displayName}
-	s.groups[g.ID] = g
-	return *g, nil
+	return s.newGroup(displayName).Group, nil
 }
 
 // AddUser seeds a directory user (a possible invite recipient) and returns its id.
@@ -128,12 +143,60 @@ func (s *Server) AddUser(displayName string) string {
 	return u.id
 }
 
-// CreateDriveOutOfBand creates a project space as someone else would (a person in the web UI,
-// another tool), e.g. a same-named space or one carrying another tenant's marker.
-func (s *Server) CreateDriveOutOfBand(name, description string) Drive {
+// OtherAdminID is the directory id of a second administrator ("admin"), the identity that
+// creates spaces out of band. The service account is not a member of its spaces.
+func (s *Server) OtherAdminID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.newDrive(name, description, 0, "").Drive
+	return s.otherAdmin.id
+}
+
+// CreateDriveOutOfBand creates a project space as another administrator would (a person in
+// the web UI, another tool), e.g. a same-named space or one carrying another tenant's marker.
+// That administrator is its only member (Manager): like real oCIS, the simulator then answers
+// 404 on the space's root permissions and invite for the service account, while the drive
+// itself can still be read, changed, disabled and purged. GrantUser(id, ServiceUserID(),
+// RoleManager) makes the service account a member.
+func (s *Server) CreateDriveOutOfBand(name, description string) Drive {
+	return s.CreateDriveAs(s.OtherAdminID(), name, description)
+}
+
+// CreateDriveAs creates a project space as the directory user creatorID would, with the
+// default quota; the creator becomes its Manager. With ServiceUserID() it is a space the
+// service account made itself (an earlier deployment, a create whose response was lost).
+func (s *Server) CreateDriveAs(creatorID, name, description string) Drive {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.newDrive(name, description, s.opts.DefaultQuota, "", creatorID).Drive
+}
+
+// GrantUser gives a directory user roleID on a space root out of band, as a space manager
+// would in the web UI (replacing the user's role if it already has one). It reports whether
+// the space and the user exist.
+func (s *Server) GrantUser(driveID, userID, roleID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.drives[driveID]
+	if _, known := s.users[userID]; !ok || !known {
+		return false
+	}
+	for i := range d.grants {
+		if d.grants[i].UserID == userID {
+			d.grants[i].RoleID = roleID
+			return true
+		}
+	}
+	d.grants = append(d.grants, Grant{ID: "u:" + userID, UserID: userID, RoleID: roleID})
+	return true
+}
+
+// SetGroupLookupLag makes invites naming a group created less than lag ago fail as unknown
+// recipients (400 invalidRequest "itemNotFound: not found"), as a multi-replica oCIS does while
+// its identity cache catches up with a group another replica just created. Zero turns it off.
+func (s *Server) SetGroupLookupLag(lag time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.groupLag = lag
 }
 
 // DeleteDrive purges a space out of band, whatever its state. It reports whether it existed.
@@ -199,7 +262,7 @@ func (s *Server) SetGroupRole(driveID, groupID, roleID string) bool {
 	return found
 }
 
-// DeleteGroup removes a group out of band, with its grants.
+// DeleteGroup removes a group out of band. Its grants stay on the spaces, as in oCIS.
 func (s *Server) DeleteGroup(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -218,28 +281,52 @@ func (s *Server) mutateDrive(id string, f func(*drive)) bool {
 	return true
 }
 
-// newDrive stores a project space; the caller holds s.mu. creatorID, when set, receives the
-// Manager grant oCIS gives the creator of a project space.
-func (s *Server) newDrive(name, description string, quota int64, creatorID string) *drive {
+// newDrive stores a space; the caller holds s.mu. The creator receives the Manager grant oCIS
+// gives the creator of a project space. An empty alias gets oCIS's default template,
+// "<type>/<name with spaces as dashes, lower case>" (the alias does not follow later renames).
+func (s *Server) newDrive(name, description string, quota int64, alias, creatorID string) *drive {
 	spaceID := newUUID()
 	now := time.Now().UTC()
+	if alias == "" {
+		alias = defaultAlias(driveTypeProject, name)
+	}
 	d := &drive{Drive: Drive{
 		// oCIS drive ids are "<storage id>$<space id>".
 		ID:          s.storageID + "$" + spaceID,
 		Name:        name,
 		Description: description,
 		DriveType:   driveTypeProject,
+		DriveAlias:  alias,
 		QuotaTotal:  quota,
 		Created:     now,
 		Modified:    now,
 	}}
-	if creatorID != "" {
-		d.grants = append(d.grants, Grant{ID: "u:" + creatorID, UserID: creatorID, RoleID: RoleManager})
-	}
+	d.grants = append(d.grants, Grant{ID: "u:" + creatorID, UserID: creatorID, RoleID: RoleManager})
+	s.addDrive(d)
+	return d
+}
+
+// addDrive stores d in creation order; the caller holds s.mu.
+func (s *Server) addDrive(d *drive) {
 	s.seq++
 	s.created[d.ID] = s.seq
 	s.drives[d.ID] = d
-	return d
+}
+
+// newPersonalDrive is the personal space oCIS makes for a user on first login; its space id is
+// the user id. The caller holds s.mu.
+func (s *Server) newPersonalDrive(u *user) {
+	now := time.Now().UTC()
+	d := &drive{Drive: Drive{
+		ID:         s.storageID + "$" + u.id,
+		Name:       u.displayName,
+		DriveType:  driveTypePersonal,
+		DriveAlias: defaultAlias(driveTypePersonal, u.displayName),
+		Created:    now,
+		Modified:   now,
+	}}
+	d.grants = []Grant{{ID: "u:" + u.id, UserID: u.id, RoleID: RoleManager}}
+	s.addDrive(d)
 }
 
 // orderedDrives lists drives in creation order; the caller holds s.mu.
@@ -252,19 +339,21 @@ func (s *Server) orderedDrives() []*drive {
 	return out
 }
 
+func (s *Server) newGroup(name string) *group {
+	g := &group{Group: Group{ID: newUUID(), DisplayName: name}, created: time.Now()}
+	s.groups[g.ID] = g
+	return g
+}
+
+// deleteGroup removes a group from the directory; the caller holds s.mu. oCIS keeps the
+// group's grants on every space (they still show the group's last name), so a new group of the
+// same name gets a second grant beside the old one.
 func (s *Server) deleteGroup(id string) bool {
-	if _, ok := s.groups[id]; !ok {
+	g, ok := s.groups[id]
+	if !ok {
 		return false
 	}
 	delete(s.groups, id)
-	for _, d := range s.drives {
-		kept := d.grants[:0]
-		for _, g := range d.grants {
-			if g.GroupID != id {
-				kept = append(kept, g)
-			}
-		}
-		d.grants = kept
-	}
+	s.formerGroups[id] = g.DisplayName
 	return true
 }

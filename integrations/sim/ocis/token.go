@@ -68,7 +68,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	scopes := strings.Fields(form.Get("scope"))
 
 	s.mu.Lock()
-	s.tokens[tok] = time.Now().Add(ttl)
+	now := time.Now()
+	s.tokens[tok] = &accessToken{issued: now, expires: now.Add(ttl)}
 	s.issued++
 	s.lastScopes = scopes
 	s.mu.Unlock()
@@ -141,7 +142,45 @@ func (s *Server) ExpireTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	past := time.Now().Add(-time.Second)
-	for t := range s.tokens {
-		s.tokens[t] = past
+	for _, t := range s.tokens {
+		t.expires = past
 	}
+}
+
+// accessToken is one issued token.
+type accessToken struct {
+	issued  time.Time
+	expires time.Time
+	// used is set once oCIS accepted the token: its proxy caches the claims of a verified token
+	// (by the token's hash, until it expires) and does not verify it again.
+	used bool
+}
+
+// RotateIssuerKeys imitates the IdP rotating its signing key as oCIS sees it: oCIS fetches the
+// IdP's keys again at most once per jwksLag (PROXY_OIDC_JWKS_REFRESH_RATE_LIMIT, 60 s by
+// default), so tokens issued from now on are refused (401) until jwksLag has passed. Tokens
+// oCIS already accepted keep working from its claims cache; issued ones never used are refused
+// for good, their key being gone.
+func (s *Server) RotateIssuerKeys(jwksLag time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keysRotated, s.jwksLag = time.Now(), jwksLag
+}
+
+// accept decides whether the API takes t at now, and marks it used; the caller holds s.mu.
+func (s *Server) accept(t *accessToken, now time.Time) bool {
+	switch {
+	case t == nil || !now.Before(t.expires):
+		return false
+	case t.used:
+		return true
+	case t.issued.Before(s.keysRotated):
+		// Signed by the retired key, and never verified while that key was published.
+		return false
+	case now.Before(s.keysRotated.Add(s.jwksLag)):
+		// Signed by the new key, which oCIS has not fetched yet.
+		return false
+	}
+	t.used = true
+	return true
 }
