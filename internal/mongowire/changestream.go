@@ -154,7 +154,7 @@ func (s *Server) LoseHistory(ns string) {
 // precede the resume point (those the stream will not return again). ok is false for a token
 // this server did not issue.
 func ResumePosition(token bson.Raw) (pos int, ok bool) {
-	_, pos, ok = parseToken(token)
+	_, pos, _, ok = parseToken(token)
 	return pos, ok
 }
 
@@ -186,38 +186,54 @@ func (l *oplog) nsDoc() bson.D {
 
 // add appends an event (without its _id) and returns its resume token.
 func (l *oplog) add(d bson.D, ts bson.Timestamp, invalidate bool) bson.Raw {
-	tok := token(ts, len(l.events)+1)
+	kind := tokenEvent
+	if invalidate {
+		kind = tokenInvalidate
+	}
+	tok := token(ts, len(l.events)+1, kind)
 	l.events = append(l.events, event{doc: append(bson.D{{Key: "_id", Value: tok}}, d...), ts: ts, invalidate: invalidate})
 	return tok
 }
 
 // end is the token of the oplog's end at cluster time now.
-func (l *oplog) end(now bson.Timestamp) bson.Raw { return token(now, len(l.events)) }
+func (l *oplog) end(now bson.Timestamp) bson.Raw {
+	return token(now, len(l.events), tokenHighWaterMark)
+}
 
 // lost reports whether a stream positioned at pos has lost changes it had not returned yet.
 func (l *oplog) lost(pos int) bool {
 	return pos < len(l.events) && l.events[pos].ts.Before(l.oldest)
 }
 
+// Kinds of resume token. As in mongod, an event's token and the high-water mark of an idle
+// stream at the same point differ, and an invalidate's token is marked as such (resuming
+// after it is refused).
+const (
+	tokenHighWaterMark byte = 0x00
+	tokenEvent         byte = 0x80
+	tokenInvalidate    byte = 0x81
+)
+
 // token is a resume token: {_data: <hex string>}, the shape mongod uses. Ours encodes the
-// cluster time and the oplog position after the event.
-func token(ts bson.Timestamp, pos int) bson.Raw {
-	raw, _ := bson.Marshal(bson.D{{Key: "_data", Value: fmt.Sprintf("82%08X%08X%016X", ts.T, ts.I, pos)}})
+// cluster time, the oplog position after the event and the token's kind.
+func token(ts bson.Timestamp, pos int, kind byte) bson.Raw {
+	raw, _ := bson.Marshal(bson.D{{Key: "_data", Value: fmt.Sprintf("82%08X%08X%016X%02X", ts.T, ts.I, pos, kind)}})
 	return raw
 }
 
-func parseToken(tok bson.Raw) (bson.Timestamp, int, bool) {
-	data, ok := tok.Lookup("_data").StringValueOK()
-	if !ok || len(data) != 34 || !strings.HasPrefix(data, "82") {
-		return bson.Timestamp{}, 0, false
+func parseToken(tok bson.Raw) (ts bson.Timestamp, pos int, kind byte, ok bool) {
+	data, isString := tok.Lookup("_data").StringValueOK()
+	if !isString || len(data) != 36 || !strings.HasPrefix(data, "82") {
+		return bson.Timestamp{}, 0, 0, false
 	}
 	t, err1 := strconv.ParseUint(data[2:10], 16, 32)
 	i, err2 := strconv.ParseUint(data[10:18], 16, 32)
-	p, err3 := strconv.ParseUint(data[18:], 16, 63)
-	if err1 != nil || err2 != nil || err3 != nil {
-		return bson.Timestamp{}, 0, false
+	p, err3 := strconv.ParseUint(data[18:34], 16, 63)
+	k, err4 := strconv.ParseUint(data[34:], 16, 8)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+		return bson.Timestamp{}, 0, 0, false
 	}
-	return bson.Timestamp{T: uint32(t), I: uint32(i)}, int(p), true
+	return bson.Timestamp{T: uint32(t), I: uint32(i)}, int(p), byte(k), true
 }
 
 func wallTime(ts bson.Timestamp) bson.DateTime {
@@ -270,14 +286,14 @@ func (s *Server) aggregate(cmd Command) bson.D {
 	var pos int
 	switch tok := firstNonNil(opts.ResumeAfter, opts.StartAfter); {
 	case tok != nil:
-		ts, p, ok := parseToken(tok)
+		ts, p, kind, ok := parseToken(tok)
 		if !ok || p > len(l.events) {
 			return Error(260, "InvalidResumeToken", "malformed resume token").doc()
 		}
 		if ts.Before(l.oldest) {
 			return errHistoryLost.doc()
 		}
-		if p > 0 && l.events[p-1].invalidate && opts.ResumeAfter != nil {
+		if kind == tokenInvalidate && opts.ResumeAfter != nil {
 			return errResumeInvalidate.doc()
 		}
 		pos = p

@@ -2,6 +2,7 @@ package mongowire
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -279,26 +280,73 @@ func cursorReply(ns string, id int64, batchKey string, batch bson.A, pbrt bson.R
 	return append(bson.D{{Key: "cursor", Value: cur}}, ok()...)
 }
 
-// matches evaluates a query of equalities (value or {$eq: value}) on top-level or dotted
-// fields; anything else is an error.
+// matches evaluates a query of conditions on top-level or dotted fields: a value (equality)
+// or a document of $eq, $gt, $gte, $lt, $lte on values of one type (numbers, strings, dates);
+// anything else is an error.
 func matches(doc, filter bson.D) (bool, error) {
 	for _, e := range filter {
 		if strings.HasPrefix(e.Key, "$") {
 			return false, fmt.Errorf("query operator %s", e.Key)
 		}
-		want := e.Value
-		if op, ok := e.Value.(bson.D); ok && len(op) > 0 && strings.HasPrefix(op[0].Key, "$") {
-			if len(op) != 1 || op[0].Key != "$eq" {
-				return false, fmt.Errorf("query operator %s", op[0].Key)
-			}
-			want = op[0].Value
-		}
 		got, found := lookup(doc, e.Key)
-		if !found || !equalValues(got, want) {
-			return false, nil
+		ops, isOps := e.Value.(bson.D)
+		if !isOps || len(ops) == 0 || !strings.HasPrefix(ops[0].Key, "$") {
+			if !found || !equalValues(got, e.Value) {
+				return false, nil
+			}
+			continue
+		}
+		for _, op := range ops {
+			if op.Key == "$eq" {
+				if !found || !equalValues(got, op.Value) {
+					return false, nil
+				}
+				continue
+			}
+			want, ok := map[string]func(int) bool{
+				"$gt": func(c int) bool { return c > 0 }, "$gte": func(c int) bool { return c >= 0 },
+				"$lt": func(c int) bool { return c < 0 }, "$lte": func(c int) bool { return c <= 0 },
+			}[op.Key]
+			if !ok {
+				return false, fmt.Errorf("query operator %s", op.Key)
+			}
+			if !found {
+				return false, nil
+			}
+			c, comparable := compareValues(got, op.Value)
+			if !comparable || !want(c) {
+				return false, nil // MongoDB compares within a type only
+			}
 		}
 	}
 	return true, nil
+}
+
+// compareValues orders two numbers, two strings or two dates.
+func compareValues(a, b any) (int, bool) {
+	switch x := a.(type) {
+	case bson.DateTime:
+		y, ok := b.(bson.DateTime)
+		return cmp.Compare(x, y), ok
+	case string:
+		y, ok := b.(string)
+		return cmp.Compare(x, y), ok
+	}
+	x, okA := number(a)
+	y, okB := number(b)
+	return cmp.Compare(x, y), okA && okB
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int32:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case float64:
+		return n, true
+	}
+	return 0, false
 }
 
 // equalityFields is the document an upsert starts from: the query's equality fields.

@@ -25,8 +25,8 @@
 //
 // Commands answered: hello/isMaster, ping, buildInfo, endSessions, createIndexes, find, insert,
 // update, delete, aggregate (a $changeStream stage, optionally followed by an inclusion
-// $project), getMore and killCursors. Queries support equality (and $eq) on top-level or dotted
-// fields; updates support $set, $unset and $setOnInsert on top-level fields, replacements and
-// upserts. Anything else is answered with an error and reported to the test, so a fake that
-// cannot answer faithfully fails loudly instead of answering wrongly.
+// $project), getMore and killCursors. Queries support equality, $eq, $gt, $gte, $lt and $lte
+// on top-level or dotted fields; updates support $set, $unset and $setOnInsert on top-level
+// fields, replacements and upserts. Anything else is answered with an error and reported to
+// the test, so a fake that cannot answer faithfully fails loudly instead of answering wrongly.
 package mongowire

@@ -64,9 +64,13 @@ type Command struct {
 }
 
 // Collection returns the collection a collection-level command names (the value of its first
-// key when that is a string), or "".
+// key when that is a string; getMore's "collection"), or "".
 func (c Command) Collection() string {
-	s, _ := c.Body.Lookup(c.Name).StringValueOK()
+	key := c.Name
+	if key == "getMore" {
+		key = "collection"
+	}
+	s, _ := c.Body.Lookup(key).StringValueOK()
 	return s
 }
 
@@ -103,7 +107,8 @@ func (e *CommandError) doc() bson.D {
 type Fault struct {
 	// Command is the name of the commands it applies to, e.g. "getMore".
 	Command string
-	// Match, when set, narrows it further.
+	// Match, when set, narrows it further. It runs under the server's lock: it must not call
+	// the server.
 	Match func(Command) bool
 	// Err is the error reply to send. Ignored when CloseConnection is set.
 	Err *CommandError
@@ -127,7 +132,8 @@ type FaultHandle struct {
 	hits int
 }
 
-// Hits returns how many commands the fault has answered.
+// Hits returns how many commands the fault has answered (counted after OnHit ran, before the
+// answer is sent).
 func (h *FaultHandle) Hits() int {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
@@ -358,7 +364,6 @@ func (s *Server) handle(cmd Command) (reply bson.D, drop bool) {
 	for _, h := range s.faults {
 		if h.left != 0 && h.f.Command == cmd.Name && (h.f.Match == nil || h.f.Match(cmd)) {
 			hit = h
-			h.hits++
 			if h.left > 0 {
 				h.left--
 			}
@@ -373,6 +378,10 @@ func (s *Server) handle(cmd Command) (reply bson.D, drop bool) {
 		if hit.f.OnHit != nil {
 			hit.f.OnHit(cmd)
 		}
+		// Counted once OnHit is done: a test that waits for the hit sees what OnHit did.
+		s.mu.Lock()
+		hit.hits++
+		s.mu.Unlock()
 		if hit.f.CloseConnection {
 			return nil, true
 		}
