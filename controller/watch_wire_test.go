@@ -362,6 +362,7 @@ func TestWireResumableErrors(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel() // most wait for the driver to rediscover the primary
 			srv := mongowire.Start(t, mongowire.Options{})
 			h := startWire(t, srv)
 			before, last := insertChanges(srv, 2)
@@ -389,6 +390,72 @@ func TestWireResumableErrors(t *testing.T) {
 				t.Errorf("%d resyncs asked for; nothing was lost", n)
 			}
 			h.waitStored(srv.HighWaterMark(wireNS), "after the resume")
+		})
+	}
+}
+
+// TestWireReopenTransientError: the stream fails (not resumably) while the primary steps down
+// or shuts down, and the watcher's reopen meets that too, after the driver's one retry. Such
+// an error says nothing about the token: the watcher keeps it, retries, and resumes after it,
+// so the changes written meanwhile come through the stream and no full resync is needed.
+func TestWireReopenTransientError(t *testing.T) {
+	cases := map[string]*mongowire.CommandError{
+		"NotWritablePrimary (10107)":              mongowire.Error(10107, "NotWritablePrimary", "not primary"),
+		"ShutdownInProgress (91)":                 mongowire.Error(91, "ShutdownInProgress", "The server is in quiesce mode and will shut down"),
+		"InterruptedDueToReplStateChange (11602)": mongowire.Error(11602, "InterruptedDueToReplStateChange", "operation was interrupted"),
+	}
+	for name, refusal := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel() // each waits out the watcher's backoff twice
+			srv := mongowire.Start(t, mongowire.Options{})
+			h := startWire(t, srv)
+			before, last := insertChanges(srv, 1)
+			h.waitStored(last, "first batch")
+			h.waitQueued(before...)
+
+			var during []bson.ObjectID
+			srv.Inject(mongowire.Fault{Command: "getMore", Err: mongowire.Error(11601, "Interrupted", "operation was interrupted"),
+				OnHit: func(mongowire.Command) { during, _ = insertChanges(srv, 2) }})
+			refused := srv.Inject(mongowire.Fault{Command: "aggregate", Times: 2, Err: refusal})
+			eventually(t, 10*time.Second, "the reopen meets the error", func() bool { return refused.Hits() == 2 })
+			h.waitQueued(during...)
+
+			for i, stage := range opens(srv)[1:] {
+				if got := resumeAfter(stage); !bytes.Equal(got, last) {
+					t.Errorf("reopen %d after %s, want %s", i+1, tokData(got), tokData(last))
+				}
+			}
+			if n := h.resyncs.Load(); n != 0 {
+				t.Errorf("%d resyncs asked for; the token was never refused", n)
+			}
+			if got := h.storedToken(); got == nil {
+				t.Error("the resume token was dropped")
+			}
+		})
+	}
+}
+
+// TestTransientErrorIsNoRefusal: the errors of a node in transition are not an answer about
+// the request, so they never make the watcher drop its token; an answer about it still does.
+func TestTransientErrorIsNoRefusal(t *testing.T) {
+	cases := map[string]struct {
+		err  error
+		want bool
+	}{
+		"NotWritablePrimary (10107)":             {err: mongo.CommandError{Code: 10107, Name: "NotWritablePrimary"}},
+		"ShutdownInProgress (91)":                {err: mongo.CommandError{Code: 91, Name: "ShutdownInProgress"}},
+		"PrimarySteppedDown (189)":               {err: mongo.CommandError{Code: 189, Name: "PrimarySteppedDown"}},
+		"InterruptedDueToReplStateChange":        {err: mongo.CommandError{Code: 11602, Name: "InterruptedDueToReplStateChange"}},
+		"labelled ResumableChangeStreamError":    {err: mongo.CommandError{Code: 1, Labels: []string{"ResumableChangeStreamError"}}},
+		"ChangeStreamHistoryLost (286)":          {err: mongo.CommandError{Code: 286, Name: "ChangeStreamHistoryLost"}, want: true},
+		"InvalidResumeToken (260)":               {err: mongo.CommandError{Code: 260, Name: "InvalidResumeToken"}, want: true},
+		"ChangeStreamFatalError (280), labelled": {err: mongo.CommandError{Code: 280, Labels: []string{"NonResumableChangeStreamError"}}, want: true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := serverRefused(tc.err); got != tc.want {
+				t.Errorf("serverRefused(%v) = %v, want %v", tc.err, got, tc.want)
+			}
 		})
 	}
 }
