@@ -94,8 +94,9 @@ func (h *wireHarness) waitStored(want bson.Raw, what string) {
 	})
 }
 
-// queued waits until exactly the ids in want are queued (the queue de-duplicates, and nothing
-// takes from it in these tests), then checks that nothing else arrives with them.
+// waitQueued waits until at least len(want) tenants are queued, takes them all and compares
+// them with want: none lost, none that should not be there. (The queue de-duplicates; only
+// this helper takes from it.)
 func (h *wireHarness) waitQueued(want ...bson.ObjectID) {
 	h.t.Helper()
 	eventually(h.t, 10*time.Second, fmt.Sprintf("%d tenants queued", len(want)), func() bool { return h.q.Len() >= len(want) })
@@ -111,6 +112,7 @@ func (h *wireHarness) waitQueued(want ...bson.ObjectID) {
 	}
 }
 
+// metric reads one of the controller's metrics.
 func (h *wireHarness) metric(name string, labels map[string]string) float64 {
 	reg := prometheus.NewRegistry()
 	if err := h.c.m.register(reg); err != nil {
@@ -270,7 +272,7 @@ func TestWireTokenSavedAfterBatchQueued(t *testing.T) {
 	h.waitQueued(all...)
 
 	// The process dies while it records the next batch as handled: every write of the
-	// token fails (the driver retries the write once) until it is gone.
+	// token fails (the driver retries the write once) until the process is gone.
 	recorded := h.storedToken()
 	crash := srv.Inject(mongowire.Fault{Command: "update", Times: -1, CloseConnection: true,
 		Match: func(c mongowire.Command) bool { return c.Collection() == store.CollControllerState }})
