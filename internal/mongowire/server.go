@@ -110,7 +110,8 @@ type Fault struct {
 	// Match, when set, narrows it further. It runs under the server's lock: it must not call
 	// the server.
 	Match func(Command) bool
-	// Err is the error reply to send. Ignored when CloseConnection is set.
+	// Err is the error reply to send. Ignored when CloseConnection is set; with neither, the
+	// command is answered as usual once OnHit has run.
 	Err *CommandError
 	// CloseConnection closes the connection instead of answering: the driver sees a network
 	// error.
@@ -382,10 +383,12 @@ func (s *Server) handle(cmd Command) (reply bson.D, drop bool) {
 		s.mu.Lock()
 		hit.hits++
 		s.mu.Unlock()
-		if hit.f.CloseConnection {
+		switch {
+		case hit.f.CloseConnection:
 			return nil, true
+		case hit.f.Err != nil:
+			return s.withClusterTime(hit.f.Err.doc()), false
 		}
-		return s.withClusterTime(hit.f.Err.doc()), false
 	}
 	return s.withClusterTime(s.dispatch(cmd)), false
 }
