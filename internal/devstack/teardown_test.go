@@ -3,6 +3,7 @@ package devstack_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,5 +70,40 @@ func TestAcceptanceForeignObjectsDoNotBlockDeletion(t *testing.T) {
 	// The slug is free again.
 	if code, body := c.do("POST", "/tenants", map[string]any{"slug": "squatter", "name": "Again"}); code != http.StatusCreated {
 		t.Errorf("re-create = %d %s", code, body)
+	}
+}
+
+// What a tenant owner reads about a failing upstream names the upstream and the failure class
+// in words, never an address or the raw error; the operator finds the raw error in the
+// events' detail.
+func TestAcceptanceOwnersReadNoInternalAddresses(t *testing.T) {
+	st := startStack(t, "1h", "OCIS_API_URL", "http://127.0.0.1:1")
+	user, err := st.UserToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := st.OperatorToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ops := client{t: t, base: st.APIURL, token: user}, client{t: t, base: st.APIURL, token: op}
+	if code, body := c.do("POST", "/tenants", map[string]any{"slug": "lonely", "name": "Lonely"}); code != http.StatusCreated {
+		t.Fatalf("POST = %d %s", code, body)
+	}
+	eventually(t, 20*time.Second, "ocis step in error", func() bool { return c.full("lonely").Status.Steps["ocis"].State == "error" })
+	for _, path := range []string{"/tenants/lonely", "/tenants/lonely/events", "/me"} {
+		code, body := c.do("GET", path, nil)
+		if code != http.StatusOK {
+			t.Fatalf("GET %s = %d", path, code)
+		}
+		if strings.Contains(string(body), "127.0.0.1") || strings.Contains(string(body), "dial tcp") {
+			t.Errorf("the owner reads an internal address in %s: %s", path, body)
+		}
+	}
+	if msg := c.full("lonely").Status.Steps["ocis"].Message; msg != "file server unreachable; retrying" {
+		t.Errorf("ocis message %q", msg)
+	}
+	if _, body := ops.do("GET", "/tenants/lonely/events", nil); !strings.Contains(string(body), "127.0.0.1:1") {
+		t.Errorf("the operator's events lack the raw error: %s", body)
 	}
 }
