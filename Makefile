@@ -4,7 +4,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 BENCHTIME ?= 1x
 
-.PHONY: build run test test-short bench fuzz lint fmt clean specs
+.PHONY: build run test test-short bench fuzz lint fmt clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/platform-api ./cmd/platform-api
@@ -39,6 +39,7 @@ lint:
 # The upstream API documents the spec tests read (pinned with their sha256 in
 # internal/upstreamspecs/specs.txt), for a clone without ../shared: written into $(UPSTREAM_SPECS)
 # when set (e.g. make specs UPSTREAM_SPECS=.upstream-specs), else ../shared/upstreams.
+.PHONY: specs
 specs:
 	$(GO) run ./cmd/fetchspecs
 
