@@ -44,6 +44,19 @@ func TestAcceptance(t *testing.T) {
 		up := &simUpstream{sim: sim, ownerPK: sim.AddUser(accPrefix+"owner", email)}
 		acceptance.Run(t, authentikSuite(srv.URL, simToken, email, nil, up))
 	})
+	// The live half's out-of-band side, tampering over the REST API, run against the
+	// simulator: the only place it runs where no Authentik is available, so a request the
+	// simulator refuses shows here before it meets a real server. The simulator does not
+	// create users over HTTP, so the owner is seeded.
+	t.Run("simulator over its api", func(t *testing.T) {
+		sim := authentiksim.New(authentiksim.Options{Token: simToken})
+		srv := httptest.NewServer(sim)
+		t.Cleanup(srv.Close)
+		email := accPrefix + "owner@example.com"
+		up := &liveUpstream{api: srv.URL + authentiksim.APIPrefix, token: simToken, http: srv.Client(),
+			ownerPK: sim.AddUser(accPrefix+"owner", email), ownerEmail: email}
+		acceptance.Run(t, authentikSuite(srv.URL, simToken, email, nil, up))
+	})
 	t.Run("live", func(t *testing.T) {
 		env := acceptance.LiveEnv(t, "Authentik", "LIVE_AUTHENTIK_URL", "LIVE_AUTHENTIK_TOKEN")
 		up, base := newLiveUpstream(t, env)

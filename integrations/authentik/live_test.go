@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"strconv"
@@ -16,8 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/dezky/platform-api/integrations"
 	"github.com/dezky/platform-api/integrations/acceptance"
+	"github.com/dezky/platform-api/integrations/apispec"
+	"github.com/dezky/platform-api/integrations/authentik"
+	authentiksim "github.com/dezky/platform-api/integrations/sim/authentik"
 )
 
 // liveUpstream is the out-of-band side against a real Authentik: its REST API v3 called with
@@ -32,8 +38,8 @@ type liveUpstream struct {
 	ownerEmail string
 }
 
-// newLiveUpstream connects to the live Authentik and creates the run's owner account
-// (POST /core/users/: username and name are the required fields), deleted when the test ends.
+// newLiveUpstream connects to the live Authentik and creates the run's owner account, deleted
+// when the test ends.
 func newLiveUpstream(t *testing.T, env map[string]string) (*liveUpstream, http.RoundTripper) {
 	t.Helper()
 	hc, err := integrations.NewHTTPClient(integrations.HTTPOptions{CAFile: os.Getenv("LIVE_CA_FILE"), Timeout: 30 * time.Second})
@@ -45,22 +51,11 @@ func newLiveUpstream(t *testing.T, env map[string]string) (*liveUpstream, http.R
 		api += "/api/v3"
 	}
 	u := &liveUpstream{api: api, token: env["LIVE_AUTHENTIK_TOKEN"], http: hc}
-
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	username := accPrefix + "owner-" + hex.EncodeToString(b)
-	u.ownerEmail = username + "@example.com"
-	var created struct {
-		PK int `json:"pk"`
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := u.call(ctx, http.MethodPost, "/core/users/", nil, map[string]any{
-		"username": username, "name": "dezky acceptance owner", "email": u.ownerEmail, "is_active": true,
-	}, &created); err != nil {
+	if err := u.createOwner(ctx); err != nil {
 		t.Fatalf("create the owner account: %v", err)
 	}
-	u.ownerPK = created.PK
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -69,6 +64,24 @@ func newLiveUpstream(t *testing.T, env map[string]string) (*liveUpstream, http.R
 		}
 	})
 	return u, hc.Transport
+}
+
+// createOwner creates the run's owner account with POST /core/users/ (UserRequest: username
+// and name are required; the email is what the step finds the owner by).
+func (u *liveUpstream) createOwner(ctx context.Context) error {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	username := accPrefix + "owner-" + hex.EncodeToString(b)
+	var created struct {
+		PK int `json:"pk"`
+	}
+	if _, err := u.call(ctx, http.MethodPost, "/core/users/", nil, map[string]any{
+		"username": username, "name": "dezky acceptance owner", "email": username + "@example.com", "is_active": true,
+	}, &created); err != nil {
+		return err
+	}
+	u.ownerPK, u.ownerEmail = created.PK, username+"@example.com"
+	return nil
 }
 
 // call makes one API request and decodes a JSON answer into out. A non-2xx answer is an error
@@ -222,6 +235,9 @@ func (u *liveUpstream) CreateForeign(ctx context.Context, name, tenantID string)
 }
 
 func (u *liveUpstream) CreateGroup(ctx context.Context, name string, attrs map[string]any) (string, error) {
+	if attrs == nil {
+		attrs = map[string]any{} // GroupRequest's attributes is an object, never null
+	}
 	var g liveGroup
 	_, err := u.call(ctx, http.MethodPost, "/core/groups/", nil, map[string]any{"name": name, "attributes": attrs}, &g)
 	return g.PK, err
@@ -291,4 +307,110 @@ func (u *liveUpstream) Sweep(ctx context.Context, prefix string) error {
 		}
 	}
 	return nil
+}
+
+// simBackedUpstream is the live upstream pointed at a fresh simulator.
+func simBackedUpstream(t *testing.T) (*liveUpstream, *authentiksim.Server, *httptest.Server) {
+	t.Helper()
+	sim := authentiksim.New(authentiksim.Options{Token: simToken})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return &liveUpstream{api: srv.URL + authentiksim.APIPrefix, token: simToken, http: srv.Client()}, sim, srv
+}
+
+// TestLiveUpstreamFollowsTheAPIDocument sends every request the live half makes (tampers,
+// reads, the owner account, the sweep) to the simulator and validates each against
+// Authentik's OpenAPI document: operation, query parameters, body properties.
+func TestLiveUpstreamFollowsTheAPIDocument(t *testing.T) {
+	// Loading the 90,000-line document dominates the run; let the rest of the package overlap.
+	t.Parallel()
+	p, ok := apispec.Find("authentik-schema.yml")
+	if !ok {
+		t.Skip("shared/upstreams/authentik-schema.yml not found beside the repository")
+	}
+	u, sim, srv := simBackedUpstream(t)
+	v, err := apispec.Load(p, srv.URL+authentiksim.APIPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	// The simulator does not create or delete users over HTTP (it seeds them); the requests
+	// are recorded all the same and checked below.
+	_ = u.createOwner(ctx)
+	_ = u.deleteUser(ctx, 1)
+	u.ownerPK = sim.AddUser(accPrefix+"owner", accPrefix+"owner@example.com")
+
+	for i, tp := range authentikTampers {
+		id, slug := acceptance.NewTenant()
+		d := integrations.Desired{TenantID: id, Slug: fmt.Sprint(slug, i)}
+		pk, err := u.CreateGroup(ctx, accPrefix+d.Slug, map[string]any{authentik.AttrTenantID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.ExternalID = pk
+		if err := u.Tamper(ctx, d, tp.Name); err != nil {
+			t.Errorf("tamper %q: %v", tp.Name, err)
+		}
+	}
+	pk, err := u.CreateForeign(ctx, accPrefix+"foreign", "665f1c2ab3d4e5f6ffffffff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Attributes(ctx, pk); err != nil {
+		t.Error(err)
+	}
+	if _, err := u.CountOwned(ctx, integrations.Desired{TenantID: "665f1c2ab3d4e5f6ffffffff"}); err != nil {
+		t.Error(err)
+	}
+	if ok, err := u.Exists(ctx, pk); err != nil || !ok {
+		t.Errorf("Exists = %v, %v", ok, err)
+	}
+	if err := u.Sweep(ctx, accPrefix); err != nil {
+		t.Error(err)
+	}
+
+	seen := map[string]bool{}
+	for _, r := range sim.Faults().Requests() {
+		seen[r.Method] = true
+		if err := v.Validate(srv.URL, r); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
+		if !seen[m] {
+			t.Errorf("no %s request was sent; the check does not cover the live half", m)
+		}
+	}
+}
+
+// TestLiveSweep: the sweep removes every group whose name starts with the prefix, however many
+// pages they fill, and nothing else; it keeps the run's own owner account.
+func TestLiveSweep(t *testing.T) {
+	u, sim, _ := simBackedUpstream(t)
+	u.ownerPK = sim.AddUser(accPrefix+"owner-current", "o@example.com")
+	sim.AddUser("someone", "someone@example.com")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 150 { // more than Authentik's default page of 100
+		if _, err := u.CreateGroup(ctx, fmt.Sprintf("%sleft-%03d", accPrefix, i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"tenant-acme", "x" + accPrefix + "inside"} {
+		if _, err := u.CreateGroup(ctx, name, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := u.Sweep(ctx, accPrefix); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, g := range sim.Groups() {
+		left = append(left, g.Name)
+	}
+	if diff := cmp.Diff([]string{"tenant-acme", "x" + accPrefix + "inside"}, left); diff != "" {
+		t.Errorf("groups after the sweep (-want +got):\n%s", diff)
+	}
 }

@@ -52,6 +52,16 @@ func TestAcceptance(t *testing.T) {
 		t.Cleanup(srv.Close)
 		acceptance.Run(t, stalwartSuite(srv.URL, accToken, nil, &simUpstream{sim: sim}))
 	})
+	// The live half's out-of-band side, tampering over JMAP, run against the simulator: the
+	// only place it runs where no Stalwart is available, so a call the simulator refuses (a
+	// wrong method, argument or shape) shows here before it meets a real server.
+	t.Run("simulator over jmap", func(t *testing.T) {
+		sim := stalwartsim.New(stalwartsim.Options{Token: accToken})
+		srv := httptest.NewServer(sim)
+		t.Cleanup(srv.Close)
+		up := &liveUpstream{base: srv.URL, token: accToken, http: srv.Client()}
+		acceptance.Run(t, stalwartSuite(srv.URL, accToken, nil, up))
+	})
 	t.Run("live", func(t *testing.T) {
 		env := acceptance.LiveEnv(t, "Stalwart", "LIVE_STALWART_URL", "LIVE_STALWART_TOKEN")
 		up, base := newLiveUpstream(t, env)
