@@ -9,6 +9,7 @@ BENCHTIME ?= 1x
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/platform-api ./cmd/platform-api
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/devstack ./cmd/devstack
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/platformctl ./cmd/platformctl
 
 run:
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/devstack

@@ -208,7 +208,8 @@ func isWrite(kind string) bool {
 //     tenant + read status + one status write = 3; the events insert makes 4);
 //   - rt-all/converged-tenant: the same plus the amortised background (poll, lease, checks);
 //   - rt/stable-tenant-resync, writes/stable-tenant-resync, upstream-calls/stable-tenant-resync:
-//     one full resync of converged tenants (floor: one streamed read, reads only, no write).
+//     one full per-tenant resync (RESYNC_MODE=per-tenant) of converged tenants, the stage-1
+//     floor the listing resync is compared against (BenchmarkResyncAtScale measures that).
 func BenchmarkStoreRoundTrips(b *testing.B) {
 	const n = 100
 	for b.Loop() {
@@ -219,6 +220,7 @@ func BenchmarkStoreRoundTrips(b *testing.B) {
 		steps := []*fakeStep{newFakeStep("authentik"), newFakeStep("stalwart"), newFakeStep("ocis")}
 		var reconciles atomic.Int64
 		o := testOptions()
+		o.ResyncMode = ResyncPerTenant
 		o.OnReconcile = func(ReconcileInfo) { reconciles.Add(1) }
 		c := New(st, []integrations.Step{steps[0], steps[1], steps[2]}, o)
 		ctx, cancel := context.WithCancel(context.Background())

@@ -90,13 +90,16 @@ func (c *Controller) eventsOf(t *store.Tenant, prev, next *store.Status, outcome
 					c.m.drift.WithLabelValues(o.name, d.Field).Inc()
 				}
 			}
-			msg := fmt.Sprintf("%s %s: %s", o.name, strings.ToLower(string(reason)), fields)
+			msg := actionText[reason]
+			if reason != eventCreated {
+				msg += ": " + fields
+			}
 			if o.res.Message != "" {
 				msg += " (" + o.res.Message + ")"
 			}
 			add(o.name, eventNormal, reason, msg, o.res.ExternalID)
 		case len(after.Drift) > 0 && !slices.Equal(before.Drift, after.Drift):
-			add(o.name, eventWarning, eventDriftDetected, o.name+" differs (observe only): "+fields, "")
+			add(o.name, eventWarning, eventDriftDetected, "drift left alone (observe only): "+fields, "")
 		}
 	}
 	return evs
@@ -108,13 +111,21 @@ func (c *Controller) event(t *store.Tenant, step string, at time.Time, typ event
 		Step: step, Reason: string(reason), Message: msg, Detail: detail, Generation: t.Metadata.Generation}
 }
 
-// driftText renders drift as "field: want X, got Y; ...".
+// actionText is how an event says what Apply did.
+var actionText = map[eventReason]string{
+	eventCreated:        "created",
+	eventAdopted:        "adopted an existing object",
+	eventUpdated:        "applied the spec change",
+	eventDriftCorrected: "corrected drift",
+}
+
+// driftText renders drift as "quota (want X, got Y), name (want A, got B)".
 func driftText(drift []integrations.Drift) string {
 	parts := make([]string, len(drift))
 	for i, d := range drift {
-		parts[i] = fmt.Sprintf("%s: want %s, got %s", d.Field, d.Want, d.Got)
+		parts[i] = fmt.Sprintf("%s (want %s, got %s)", d.Field, d.Want, d.Got)
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(parts, ", ")
 }
 
 // recordEvents appends evs in one insert, then trims the tenant's events to the newest

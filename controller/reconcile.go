@@ -17,6 +17,8 @@ type request struct {
 	id   bson.ObjectID
 	why  trigger
 	term int64
+	// checkOnly is set by reconcileSteps when the pass only answers a drift check.
+	checkOnly bool
 }
 
 // result is the reconciler's verdict, turned into queue calls in one place (processNextItem):
@@ -122,6 +124,7 @@ func (c *Controller) reconcileSteps(ctx context.Context, req request, t *store.T
 	if check {
 		next.LastDriftCheck = driftCheckOf(driftCheckToken(t), outcomes, now)
 	}
+	req.checkOnly = !full
 	if full {
 		for _, o := range outcomes {
 			applyOutcome(next, o, t.Metadata.Generation, now)

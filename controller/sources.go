@@ -44,11 +44,29 @@ func historyLost(err error) bool {
 	return errors.As(err, &se) && (se.HasErrorCode(codeChangeStreamHistoryLost) || se.HasErrorCode(codeChangeStreamFatal))
 }
 
-// serverRefused reports an error the server answered (as opposed to a network failure or a
-// timeout): retrying the same request would get the same answer.
+// transientCodes are the server errors of a node that is stepping down, shutting down or
+// cannot reach the rest of the deployment: the change-streams specification's list of
+// resumable errors. They say nothing about the request, which may succeed in a moment.
+var transientCodes = []int{
+	6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 63, 150, 13388, 234, 133,
+}
+
+// serverRefused reports an error the server answered because of the request (as opposed to a
+// network failure, a timeout, or a node in transition, which the same request may get past
+// later): retrying the same request would get the same answer. A resume token is dropped only
+// on such an answer; dropping it on a step-down would cost a full resync for nothing.
 func serverRefused(err error) bool {
 	var se mongo.ServerError
-	return errors.As(err, &se) && !se.HasErrorLabel("NetworkError") && !mongo.IsTimeout(err) && !mongo.IsNetworkError(err)
+	if !errors.As(err, &se) || se.HasErrorLabel("NetworkError") || se.HasErrorLabel("ResumableChangeStreamError") ||
+		mongo.IsTimeout(err) || mongo.IsNetworkError(err) {
+		return false
+	}
+	for _, code := range transientCodes {
+		if se.HasErrorCode(code) {
+			return false
+		}
+	}
+	return true
 }
 
 // source feeds changed tenant ids into the queue until ctx ends.

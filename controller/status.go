@@ -262,12 +262,15 @@ func sameDriftCheck(a, b *store.DriftCheck) bool {
 }
 
 // writeStatus writes next when it differs from prev in more than timestamps (sameStatus),
-// stamping lastReconciledAt and our term. It reports whether it wrote.
+// stamping lastReconciledAt (unless the pass only answered a drift check: nothing was
+// reconciled) and our term. It reports whether it wrote.
 func (c *Controller) writeStatus(ctx context.Context, req request, prev, next *store.Status, now time.Time) (bool, error) {
 	if sameStatus(prev, next) {
 		return false, nil
 	}
-	next.LastReconciledAt = &now
+	if !req.checkOnly {
+		next.LastReconciledAt = &now
+	}
 	next.LeaderTerm = req.term
 	if err := c.st.PutStatus(ctx, next); err != nil {
 		return false, fmt.Errorf("write status of %s: %w", next.Slug, err)

@@ -3,6 +3,7 @@ package authentik
 import (
 	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -180,5 +181,56 @@ func TestListingRetries429(t *testing.T) {
 	}
 	if len(snap.(*groupSnapshot).byName) != 1 {
 		t.Error("the retried listing lost the group")
+	}
+}
+
+// TestDriftDuringTheListing changes groups while the listing is between its two pages: one
+// group of the first page (already read) drifts, and one group of the first page is deleted,
+// which moves the next group from the second page onto the first, past the listing. The
+// snapshot never gives a wrong answer for a group it holds: the drifted group reads as it was
+// when listed (the next resync sees the drift), and the group that moved is declined (it gets
+// a live Observe), never reported missing.
+func TestDriftDuringTheListing(t *testing.T) {
+	e := newEnv(t)
+	n := listPageSize + 1
+	var ds []integrations.Desired
+	for i := 0; i < n; i++ {
+		d := desired()
+		d.Slug, d.TenantID, d.OwnerEmail = fmt.Sprintf("t%04d", i), fmt.Sprintf("%024x", i+1), ""
+		if _, err := e.sim.CreateGroupOutOfBand("tenant-"+d.Slug, map[string]any{AttrTenantID: d.TenantID, AttrTenantSlug: d.Slug, AttrSuspended: false}); err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	// Between page 1 and page 2: t0007 drifts, t0003 is deleted (so t0500, the first group of
+	// page 2, slides onto page 1 and is never listed).
+	inner := e.srv.Config.Handler
+	var once sync.Once
+	e.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner.ServeHTTP(w, r)
+		if r.URL.Path == "/api/v3/core/groups/" && r.URL.Query().Get("page") == "1" {
+			once.Do(func() {
+				e.sim.SetGroupAttributes("tenant-t0007", map[string]any{AttrTenantID: ds[7].TenantID, AttrTenantSlug: "moved", AttrSuspended: false})
+				e.sim.DeleteGroupOutOfBand("tenant-t0003")
+			})
+		}
+	})
+	snap, err := e.client.ObserveAll(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := snap.Observe(ds[7]); !ok || !o.InSync() {
+		t.Errorf("t0007 was listed before it drifted: %+v, %v; want in sync as listed", o, ok)
+	}
+	if o, ok := snap.Observe(ds[500]); ok {
+		t.Errorf("t0500 slid past the listing but the snapshot answered %+v", o)
+	}
+	for i, d := range ds {
+		if i == 3 || i == 7 || i == 500 {
+			continue
+		}
+		if o, ok := snap.Observe(d); !ok || !o.InSync() {
+			t.Errorf("%s: %+v, %v; want in sync", d.Slug, o, ok)
+		}
 	}
 }

@@ -11,6 +11,14 @@ import (
 // RoleManager is the unified role "Manager" (can manage) on a project space.
 const RoleManager = "312c0871-5ef7-4b3a-85b6-0e4074c64049"
 
+// projectRoles maps the role names a drive listing shows to the unified role ids the
+// permissions API uses (the three roles a project root offers).
+var projectRoles = map[string]string{
+	"viewer":  "a8d5fe5e-96e3-418d-825b-534dbdf22b99",
+	"editor":  "58c63c02-1d89-4572-916a-870abc5a1b7d",
+	"manager": RoleManager,
+}
+
 const (
 	driveTypeProject = "project"
 	stateTrashed     = "trashed"
@@ -47,6 +55,10 @@ type drive struct {
 		Deleted *struct {
 			State string `json:"state"`
 		} `json:"deleted"`
+		// Permissions are the space's members (driveItem.permissions, declared read-only in
+		// the document); oCIS lists them in the drives listing too, with the project roles by
+		// name ("viewer", "editor", "manager") rather than by id.
+		Permissions []permission `json:"permissions"`
 	} `json:"root"`
 }
 

@@ -71,11 +71,24 @@ func (c *Client) Observe(ctx context.Context, d integrations.Desired) (integrati
 	if err != nil {
 		return integrations.Observation{}, err
 	}
+	if ob.foreign == nil && !(d.Suspended && ob.space != nil) {
+		if err := c.observeAccess(ctx, d, ob); err != nil {
+			return integrations.Observation{}, err
+		}
+	}
+	o := compareSpace(d, GroupName(c.groupPrefix, d.Slug), ob)
+	o.Object = ob
+	return o, nil
+}
+
+// compareSpace compares what was found for d (ob) with what d wants. Live Observe and the
+// listing's snapshot share it, so both answer alike.
+func compareSpace(d integrations.Desired, groupName string, ob *observed) integrations.Observation {
 	if foreign := ob.foreign; foreign != nil {
 		return integrations.Observation{Exists: true, ExternalID: foreign.ID, Owner: integrations.Foreign,
-			Message: fmt.Sprintf(msgForeign, foreign.ID), Object: ob}, nil
+			Message: fmt.Sprintf(msgForeign, foreign.ID)}
 	}
-	o := integrations.Observation{Object: ob}
+	var o integrations.Observation
 	var drift integrations.DriftBuilder
 	if sp := ob.space; sp == nil {
 		drift.Add(FieldSpace, SpaceName(d.Name, d.Slug), integrations.Missing)
@@ -89,15 +102,25 @@ func (c *Client) Observe(ctx context.Context, d integrations.Desired) (integrati
 		if d.Suspended {
 			o.Message = joinMessage(o.Message, msgSuspended)
 			o.Drift = drift
-			return o, nil
+			return o
 		}
 		spaceDrift(&drift, *sp, d)
 	}
-	if err := c.observeAccess(ctx, d, ob, &drift); err != nil {
-		return integrations.Observation{}, err
+	switch {
+	case ob.group == nil:
+		drift.Add(FieldGroup, groupName, integrations.Missing)
+		drift.Add(FieldGrant, roleManagerName, integrations.Missing)
+	case ob.space == nil:
+		drift.Add(FieldGrant, roleManagerName, integrations.Missing)
+	case !ob.grantKnown:
+		// A disabled space's root cannot be read: its grant is checked once it is restored.
+	case ob.grant == nil:
+		drift.Add(FieldGrant, roleManagerName, integrations.Missing)
+	case !slices.Contains(ob.grant.Roles, RoleManager):
+		drift.Add(FieldGrant, roleManagerName, strings.Join(ob.grant.Roles, ","))
 	}
 	o.Drift = drift
-	return o, nil
+	return o
 }
 
 // spaceDrift compares the space's own fields with d.
@@ -116,7 +139,7 @@ func spaceDrift(drift *integrations.DriftBuilder, sp drive, d integrations.Desir
 // so that a space the service account cannot manage stops the step before Apply writes
 // anything. A disabled space's root cannot be read (oCIS answers 404), so its grant is left for
 // Apply to check once the space is restored.
-func (c *Client) observeAccess(ctx context.Context, d integrations.Desired, ob *observed, drift *integrations.DriftBuilder) error {
+func (c *Client) observeAccess(ctx context.Context, d integrations.Desired, ob *observed) error {
 	var root spaceRoot
 	readable := ob.space != nil && !ob.space.disabled()
 	if readable {
@@ -125,29 +148,13 @@ func (c *Client) observeAccess(ctx context.Context, d integrations.Desired, ob *
 			return err
 		}
 	}
-	name := GroupName(c.groupPrefix, d.Slug)
-	g, err := c.findGroup(ctx, name)
+	g, err := c.findGroup(ctx, GroupName(c.groupPrefix, d.Slug))
 	if err != nil {
 		return err
 	}
 	ob.group, ob.groupKnown = g, true
-	switch {
-	case g == nil:
-		drift.Add(FieldGroup, name, integrations.Missing)
-		drift.Add(FieldGrant, roleManagerName, integrations.Missing)
-		return nil
-	case ob.space == nil:
-		drift.Add(FieldGrant, roleManagerName, integrations.Missing)
-		return nil
-	case !readable:
-		return nil
-	}
-	ob.grant, ob.grantKnown = root.grantOf(g.ID), true
-	switch {
-	case ob.grant == nil:
-		drift.Add(FieldGrant, roleManagerName, integrations.Missing)
-	case !slices.Contains(ob.grant.Roles, RoleManager):
-		drift.Add(FieldGrant, roleManagerName, strings.Join(ob.grant.Roles, ","))
+	if g != nil && readable {
+		ob.grant, ob.grantKnown = root.grantOf(g.ID), true
 	}
 	return nil
 }
@@ -249,13 +256,22 @@ func (c *Client) markedDrives(ctx context.Context, tenantID string) ([]drive, er
 			ours = append(ours, sp)
 		}
 	}
-	sort.Slice(ours, func(i, j int) bool {
-		if ours[i].disabled() != ours[j].disabled() {
-			return !ours[i].disabled()
-		}
-		return ours[i].ID < ours[j].ID
-	})
+	sort.Slice(ours, func(i, j int) bool { return preferred(&ours[i], &ours[j]) })
 	return ours, nil
+}
+
+// preferred orders a tenant's marked spaces: enabled before disabled, then by id, so the choice
+// is stable between reconciles.
+func preferred(a, b *drive) bool {
+	if a.disabled() != b.disabled() {
+		return !a.disabled()
+	}
+	return a.ID < b.ID
+}
+
+// sortPreferred sorts spaces with preferred.
+func sortPreferred(list []*drive) {
+	sort.Slice(list, func(i, j int) bool { return preferred(list[i], list[j]) })
 }
 
 // desiredQuota is the quota to set; a zero StorageQuotaBytes leaves oCIS's default alone.

@@ -70,8 +70,23 @@ func (c *Client) Observe(ctx context.Context, d integrations.Desired) (integrati
 		}
 		ob.dom = dom
 	}
+	if ob.dom != nil && !ob.teamKnown && integrations.OwnerOfText(ob.dom.description(), d.TenantID) != integrations.Foreign {
+		team, err := c.findTeam(ctx, ob.dom.ID)
+		if err != nil {
+			return integrations.Observation{}, err
+		}
+		ob.team, ob.teamKnown = team, true
+	}
+	o := compareDomain(d, name, ob, note)
+	o.Object = ob
+	return o, nil
+}
 
-	o := integrations.Observation{Object: ob, Message: note}
+// compareDomain compares what was found for d (ob: the domain, its team account, the old
+// domain) with what d wants. Live Observe and the listing's snapshot share it, so both answer
+// alike.
+func compareDomain(d integrations.Desired, name string, ob *observed, note string) integrations.Observation {
+	o := integrations.Observation{Message: note}
 	var drift integrations.DriftBuilder
 	switch {
 	case ob.old != nil:
@@ -81,31 +96,24 @@ func (c *Client) Observe(ctx context.Context, d integrations.Desired) (integrati
 	}
 	if ob.dom == nil {
 		o.Drift = drift
-		return o, nil
+		return o
 	}
 	dom := ob.dom
 	o.Exists, o.ExternalID, o.Owner = true, dom.ID, integrations.OwnerOfText(dom.description(), d.TenantID)
 	if o.Owner == integrations.Foreign {
 		o.Message = fmt.Sprintf(msgForeignDomain, dom.Name)
-		return o, nil
+		return o
 	}
 	if o.Owner == integrations.Unmarked {
 		drift.Add(FieldDescription, integrations.Marker(d.TenantID), dom.description())
 	}
 	drift.Bool(FieldEnabled, !d.Suspended, dom.enabled())
-	if !ob.teamKnown {
-		team, err := c.findTeam(ctx, dom.ID)
-		if err != nil {
-			return integrations.Observation{}, err
-		}
-		ob.team, ob.teamKnown = team, true
-	}
 	teamDrift(&drift, ob.team, dom, d)
 	if d.Suspended {
 		o.Message = joinNotes(o.Message, msgSuspended)
 	}
 	o.Drift = drift
-	return o, nil
+	return o
 }
 
 // teamDrift compares team@<domain> with what the tenant wants: our Group account with the

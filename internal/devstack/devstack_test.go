@@ -32,13 +32,17 @@ type tenantView struct {
 	} `json:"status"`
 }
 
-// startStack starts a stack with DESIGN §10's acceptance timing; resync sets RESYNC_INTERVAL.
-func startStack(t *testing.T, resync string) *devstack.Stack {
+// startStack starts a stack with the acceptance timing of docs/ARCHITECTURE.md; resync sets
+// RESYNC_INTERVAL, extra overrides other settings (e.g. an upstream's URL).
+func startStack(t *testing.T, resync string, extra ...string) *devstack.Stack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	env := map[string]string{
 		"HTTP_ADDR": "127.0.0.1:0", "POLL_INTERVAL": "200ms", "RESYNC_INTERVAL": resync, "STEP_TIMEOUT": "10s",
 		"LEASE_DURATION": "3s", "LEASE_RENEW": "1s",
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
 	}
 	st, err := devstack.Start(ctx, devstack.Options{
 		DataDir: t.TempDir(), MongoAddr: "127.0.0.1:0", Getenv: func(k string) string { return env[k] },

@@ -98,6 +98,7 @@ func New(o Options) *Server {
 	}
 
 	graph := http.NewServeMux()
+	graph.HandleFunc("GET /graph/v1.0/me", s.me)
 	graph.HandleFunc("GET /graph/v1.0/drives", s.listDrives)
 	graph.HandleFunc("POST /graph/v1.0/drives", s.createDrive)
 	graph.HandleFunc("GET /graph/v1.0/drives/{id}", s.getDrive)
