@@ -26,8 +26,8 @@ import (
 //	LIVE_CA_FILE          optional: PEM of a private CA
 //
 // Every group it creates is named with accPrefix (the client's group prefix), and so is the
-// owner account it creates for the run; all of it is removed afterwards, and leftovers of an
-// interrupted run are swept at the start.
+// owner account it creates for the run; all of it is removed afterwards, and the prefix is
+// swept at the start, for what an interrupted run left, and at the end.
 
 // accPrefix starts the name of every group and user the suite creates.
 const accPrefix = "dezky-acc-"

@@ -29,8 +29,8 @@ import (
 //	LIVE_CA_FILE         optional: PEM of a private CA
 //
 // Every mail domain it creates is named accPrefix<slug>.example.com and removed afterwards
-// (with its accounts and DKIM signatures); leftovers of an interrupted run are swept at the
-// start.
+// (with its accounts and DKIM signatures); the prefix is swept at the start, for what an
+// interrupted run left, and at the end.
 
 // accPrefix starts the name of every domain the suite creates.
 const accPrefix = "dezky-acc-"
