@@ -74,8 +74,18 @@ type Suite struct {
 	// scenario loses its answer.
 	IsCreate func(*http.Request) bool
 	// NotAWrite matches requests that change nothing upstream although they are not GETs (an
-	// IdP's token endpoint).
+	// IdP's token endpoint, a JMAP request made only of /get and /query calls).
 	NotAWrite func(*http.Request) bool
+	// DescribeWrite names a recorded write in failure messages. Nil means its method and path,
+	// which say nothing on an upstream where every call is a POST to one URL (JMAP): there the
+	// suite names the methods called.
+	DescribeWrite func(*http.Request) string
+	// ForeignName names the object the foreign-marker scenario plants for a tenant. Nil means
+	// Prefix+"foreign-"+slug, a name of its own that only the recorded id leads to. An upstream
+	// that finds a tenant's object by name first and sets a recorded id that names something
+	// else aside (Stalwart's mail domain) plants it under the tenant's own name instead, so the
+	// step cannot sidestep it.
+	ForeignName func(d integrations.Desired) string
 	// Extra are the upstream's own scenarios.
 	Extra []Scenario
 	// Timeout bounds each scenario. Zero means one minute: a live server on loopback answers in
@@ -117,17 +127,26 @@ func NewTenant() (id, slug string) {
 }
 
 // Run runs the standard scenarios, then the suite's extra ones, each as a subtest. Leftovers
-// of earlier interrupted runs are swept first.
+// of earlier interrupted runs are swept first, and whatever this run left (a scenario that
+// failed before its cleanup could run, say) is swept when it ends.
 func Run(t *testing.T, s Suite) {
 	t.Helper()
 	if s.Timeout == 0 {
 		s.Timeout = time.Minute
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
-	if err := s.Upstream.Sweep(ctx, s.Prefix); err != nil {
+	sweep := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
+		defer cancel()
+		return s.Upstream.Sweep(ctx, s.Prefix)
+	}
+	if err := sweep(); err != nil {
 		t.Fatalf("sweep leftovers of %q: %v", s.Prefix, err)
 	}
-	cancel()
+	t.Cleanup(func() {
+		if err := sweep(); err != nil {
+			t.Errorf("sweep after the run of %q: %v", s.Prefix, err)
+		}
+	})
 	for _, sc := range append(standard(s.Upstream), s.Extra...) {
 		t.Run(sc.Name, func(t *testing.T) {
 			h := newHarness(t, s)

@@ -21,6 +21,7 @@ var ErrLostResponse = errors.New("acceptance: response lost on the way back")
 type Recorder struct {
 	next      http.RoundTripper
 	notAWrite func(*http.Request) bool
+	describe  func(*http.Request) string
 
 	mu     sync.Mutex
 	writes []string
@@ -46,7 +47,11 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		if resp != nil {
 			status = resp.StatusCode
 		}
-		r.writes = append(r.writes, fmt.Sprintf("%s %s -> %d", req.Method, req.URL.Path, status))
+		what := req.Method + " " + req.URL.Path
+		if r.describe != nil {
+			what = r.describe(req)
+		}
+		r.writes = append(r.writes, fmt.Sprintf("%s -> %d", what, status))
 	}
 	lose := err == nil && r.lose != nil && r.lose(req)
 	if lose {
@@ -93,6 +98,7 @@ func newHarness(t *testing.T, s Suite) *Harness {
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
 	t.Cleanup(cancel)
 	rec := NewRecorder(s.Base, s.NotAWrite)
+	rec.describe = s.DescribeWrite
 	return &Harness{T: t, Step: s.NewStep(t, rec), Up: s.Upstream, Rec: rec, suite: s, ctx: ctx}
 }
 

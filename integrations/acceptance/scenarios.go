@@ -72,7 +72,12 @@ func applyIdempotent(h *Harness) {
 }
 
 // lostCreateResponse: the create reached the upstream but its answer was lost; the retry finds
-// the object by its marker and adopts it instead of making a second one.
+// the object by its name or marker and adopts it instead of making a second one.
+//
+// What the retry reports as its Action is the step's own account of the rest of its work, not
+// of the adoption: oCIS says adopted (the space was found by marker), Authentik says updated
+// (the owner still had to be added), Stalwart says created (the team account was still to
+// make). The identity of the object is what all of them must agree on.
 func lostCreateResponse(h *Harness) {
 	d := h.Tenant()
 	h.Rec.LoseResponseOnce(h.suite.IsCreate)
@@ -80,9 +85,14 @@ func lostCreateResponse(h *Harness) {
 	if !errors.Is(err, ErrLostResponse) || !integrations.IsRetryable(err) {
 		h.T.Fatalf("first reconcile: %v, want the lost response, retryable", err)
 	}
+	made := h.Observe(*d)
+	if !made.Exists || made.Owner != integrations.Ours || made.ExternalID == "" {
+		h.T.Fatalf("after the lost response Observe = %+v, want the object the create made, ours", made)
+	}
+	h.Owned(*d, 1, "after the lost response")
 	res := h.MustConverge(d)
-	if res.Action != integrations.ActionAdopted || res.ExternalID == "" {
-		h.T.Errorf("retry: %+v, want adopted", res)
+	if res.ExternalID != made.ExternalID {
+		h.T.Errorf("retry: %+v, want %s adopted", res, made.ExternalID)
 	}
 	h.Owned(*d, 1, "after the retry")
 	h.InSync(*d, "after the retry")
@@ -161,12 +171,17 @@ func deleteMissing(h *Harness) {
 	}
 }
 
-// foreignMarker: a recorded id that names another tenant's object is a permanent error; the
-// object is neither changed nor deleted.
+// foreignMarker: a recorded id that names another tenant's object (under the name the suite's
+// ForeignName gives it) is a permanent error; the object is neither changed nor deleted, and
+// Delete succeeds leaving it in place.
 func foreignMarker(h *Harness) {
 	d := h.Tenant()
 	otherID, _ := NewTenant()
-	id, err := h.Up.CreateForeign(h.Ctx(), h.suite.Prefix+"foreign-"+d.Slug, otherID)
+	name := h.suite.Prefix + "foreign-" + d.Slug
+	if h.suite.ForeignName != nil {
+		name = h.suite.ForeignName(*d)
+	}
+	id, err := h.Up.CreateForeign(h.Ctx(), name, otherID)
 	if err != nil {
 		h.T.Fatalf("create foreign object: %v", err)
 	}
