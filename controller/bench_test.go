@@ -283,7 +283,7 @@ func logCounts(b *testing.B, what string, m map[string]int) {
 }
 
 // BenchmarkPollReaction measures write → reconcile start through the poll source, at the
-// default POLL_INTERVAL (1s) and at the 200ms of DESIGN §10's timing profile: p50 and p99 (of
+// default POLL_INTERVAL (1s) and at the 200ms of the acceptance timing profile (docs/ARCHITECTURE.md, "Sources"): p50 and p99 (of
 // 20/40 samples: p99 is close to the maximum).
 func BenchmarkPollReaction(b *testing.B) {
 	for _, tc := range []struct {

@@ -204,7 +204,7 @@ func TestPermanentErrorDoesNotHotLoop(t *testing.T) {
 	}
 }
 
-// forceReconcile sets the token the way DESIGN §10 documents for an operator's raw Mongo
+// forceReconcile sets the token the way docs/ARCHITECTURE.md ("Writes, tokens and waits") documents for an operator's raw Mongo
 // update: the annotation and metadata.updatedAt, nothing else.
 func forceReconcile(t *testing.T, e *env, slug, token string) {
 	t.Helper()
@@ -395,7 +395,7 @@ func TestPauseAndUnpause(t *testing.T) {
 }
 
 // TestPausedTenantIsNotDeleted: deletion of a paused tenant waits for the unpause (the paused
-// check comes first, DESIGN §6).
+// check comes first, docs/ARCHITECTURE.md "Reconcile paths").
 func TestPausedTenantIsNotDeleted(t *testing.T) {
 	e := newEnv(t)
 	e.start()

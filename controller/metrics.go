@@ -6,7 +6,7 @@ import (
 	"github.com/dezky/platform-api/integrations"
 )
 
-// Metric names of DESIGN §6.
+// Metric names (docs/ARCHITECTURE.md, "Controller metrics").
 const metricPrefix = "platform_"
 
 // metrics are the controller's Prometheus collectors. They always exist (so code paths do not
@@ -48,7 +48,7 @@ func newMetrics(depth func() float64) *metrics {
 		}),
 		steps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricPrefix + "step_total",
-			Help: "Step runs (Ensure or Delete) by step and resulting state.",
+			Help: "Step runs (Observe, then Apply where allowed; or Delete) by step and resulting state.",
 		}, []string{"step", "state"}),
 		depth: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: metricPrefix + "workqueue_depth",

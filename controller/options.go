@@ -21,7 +21,7 @@ type Options struct {
 	// ResyncInterval is the period of the full resync that repairs drift (±10 % jitter, so
 	// replicas restarted together do not resync in lockstep). Defaults to 10m.
 	ResyncInterval time.Duration
-	// StepTimeout bounds one step's Ensure or Delete. Defaults to 30s.
+	// StepTimeout bounds one step's Observe and Apply, or its Delete. Defaults to 30s.
 	StepTimeout time.Duration
 	// LeaseDuration is how long a lease term is valid after its last renewal. Defaults to 15s.
 	LeaseDuration time.Duration

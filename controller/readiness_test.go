@@ -43,7 +43,7 @@ func TestReadiness(t *testing.T) {
 	})
 }
 
-// TestMetrics: every metric of DESIGN §6 (and the source gauge) is registered on the given
+// TestMetrics: every metric of docs/ARCHITECTURE.md ("Controller metrics") (and the source gauge) is registered on the given
 // registry and moves.
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()

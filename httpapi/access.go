@@ -10,7 +10,7 @@ import (
 	"github.com/dezky/platform-api/store"
 )
 
-// access is what one caller may do with one tenant (DESIGN §5's "who" column).
+// access is what one caller may do with one tenant (docs/ARCHITECTURE.md, "Authentication and authorization").
 type access struct {
 	// owner: spec.owner.sub is the caller, or an owner membership. The spec counts on its own
 	// so a crash between inserting the tenant and its membership never locks the owner out.

@@ -17,7 +17,7 @@ import (
 	"github.com/dezky/platform-api/store"
 )
 
-// benchClients is the number of concurrent clients of BenchmarkAPI (DESIGN §9).
+// benchClients is the number of concurrent clients of BenchmarkAPI.
 const benchClients = 16
 
 // benchTenants are created before measuring, so GET reads a table of a known size: on the

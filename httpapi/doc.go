@@ -1,4 +1,4 @@
-// Package httpapi is the HTTP API of platform-api (DESIGN §5): an echo v4 server that lets a
+// Package httpapi is the HTTP API of platform-api (docs/ARCHITECTURE.md, "API surface"): an echo v4 server that lets a
 // portal, an operator console and partner integrations read tenants and write their desired
 // state (spec and metadata) to the store. It never calls an upstream or the controller: a
 // write here is picked up by the controller through the database, and the only way the API

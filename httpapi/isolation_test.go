@@ -162,7 +162,7 @@ func TestRolesInATenant(t *testing.T) {
 }
 
 // TestSlugTakenByAnyoneIs409: slugs are one global namespace, so a slug taken by a tenant the
-// caller cannot see is still a 409 (DESIGN §10), and nothing is written.
+// caller cannot see is still a 409 (slugs are one namespace), and nothing is written.
 func TestSlugTakenByAnyoneIs409(t *testing.T) {
 	e := newEnv(t)
 	alice, bob := e.user("alice"), e.user("bob")

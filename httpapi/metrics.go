@@ -14,7 +14,7 @@ import (
 // blow up the metric's cardinality.
 const routeUnmatched = "unmatched"
 
-// httpMetrics are the request metrics of DESIGN §6 ("plus echo request metrics").
+// httpMetrics are the HTTP request metrics (docs/ARCHITECTURE.md, "Probes and HTTP metrics").
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec

@@ -9,7 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// maxBodyBytes caps request bodies (DESIGN §5: over 1 MiB → 413). A tenant body is a few
+// maxBodyBytes caps request bodies (over 1 MiB → 413). A tenant body is a few
 // hundred bytes; anything near the cap is a mistake or an attack.
 const maxBodyBytes = 1 << 20
 

@@ -52,7 +52,7 @@ type Config struct {
 	MaxWait time.Duration
 }
 
-// AuthConfig configures bearer-token verification (DESIGN §5, §10).
+// AuthConfig configures bearer-token verification (docs/ARCHITECTURE.md, "Authentication and authorization").
 type AuthConfig struct {
 	// IssuerURL is OIDC_ISSUER_URL: discovery and JWKS come from it.
 	IssuerURL string

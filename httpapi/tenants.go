@@ -28,7 +28,7 @@ const subscriptionActive = "active"
 // subscription), which do not stop when the client leaves.
 const followUpTimeout = 10 * time.Second
 
-// createTenantBody is the flat POST body of DESIGN §10.
+// createTenantBody is the flat POST body (docs/ARCHITECTURE.md, "Writes, tokens and waits").
 type createTenantBody struct {
 	Slug             string             `json:"slug"`
 	Name             string             `json:"name"`
@@ -412,7 +412,7 @@ func patchSpec(cur store.Spec, patch map[string]any) (store.Spec, error) {
 	return next, nil
 }
 
-// followPlan keeps the subscription on the tenant's plan (DESIGN §10), keeping its seats. Like
+// followPlan keeps the subscription on the tenant's plan (docs/ARCHITECTURE.md, "Plans"), keeping its seats. Like
 // recordOwnership it completes even if the client has gone away after the spec was written.
 func (s *Server) followPlan(c echo.Context, t *store.Tenant) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), followUpTimeout)
@@ -532,7 +532,7 @@ func (s *Server) setSuspended(c echo.Context, suspended bool) error {
 	return s.respondTenant(c, http.StatusOK, updated, false)
 }
 
-// logWrite records one write with who did it and the request id (DESIGN §5).
+// logWrite records one write with who did it and the request id.
 func (s *Server) logWrite(c echo.Context, action, kind, slug string, attrs ...any) {
 	subject := ""
 	if p := principalOf(c); p != nil {

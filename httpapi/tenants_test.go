@@ -602,7 +602,7 @@ func TestCreateOverwritesLeftovers(t *testing.T) {
 }
 
 // After a spec change the controller has not attempted yet, every step reads "pending" for the
-// new generation rather than the old generation's "ok" (DESIGN §10).
+// new generation rather than the old generation's "ok" (docs/ARCHITECTURE.md, "Step states and phases").
 func TestStepsPendingForAnUnattemptedGeneration(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Steps = []string{"authentik", "ocis"} })
 	tok := e.user("carol")

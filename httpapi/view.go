@@ -8,7 +8,7 @@ import (
 )
 
 // tenantView is the one JSON shape of a tenant everywhere: desired state and observed state
-// merged (DESIGN §4, "the API merges both documents into one view"). Empty maps and lists
+// merged (docs/ARCHITECTURE.md, "Data model"). Empty maps and lists
 // are sent as {} and [], absent times as null, so clients never special-case a missing key.
 type tenantView struct {
 	Metadata metadataView `json:"metadata"`

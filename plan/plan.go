@@ -1,4 +1,4 @@
-// Package plan is the one table that maps a plan name to its quotas (DESIGN §10). The API
+// Package plan is the one table that maps a plan name to its quotas (docs/ARCHITECTURE.md, "Plans"). The API
 // validates plan names against it; the controller resolves effective quotas from it.
 package plan
 

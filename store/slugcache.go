@@ -11,7 +11,7 @@ const slugCacheMax = 100_000
 
 // slugCache remembers which id a slug resolved to. A slug never changes on a tenant, so a hit
 // turns a lookup by slug into a lookup by _id, which FerretDB's SQLite backend answers without
-// scanning the collection (DESIGN §8) and MongoDB answers from its primary index. A hit is
+// scanning the collection (docs/ARCHITECTURE.md, "FerretDB limits") and MongoDB answers from its primary index. A hit is
 // always verified against the document read, so a slug deleted and reused by a new tenant (by
 // this process or another) falls back to the lookup by slug.
 type slugCache struct {

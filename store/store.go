@@ -22,7 +22,7 @@ type Options struct {
 	Database string
 	// MaxPoolSize caps connections; 0 leaves the driver's default (100). The dev stack sets 1
 	// against embedded FerretDB, whose updates are read-modify-write: one connection serialises
-	// them (DESIGN §8).
+	// them (docs/ARCHITECTURE.md, "FerretDB limits").
 	MaxPoolSize uint64
 	// Monitor receives driver command events (benchmarks count round trips with it).
 	Monitor *event.CommandMonitor

@@ -6,7 +6,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
-// Collection names (DESIGN §4).
+// Collection names (docs/ARCHITECTURE.md, "Data model").
 const (
 	CollTenants         = "tenants"
 	CollTenantStatus    = "tenant_status"
@@ -102,7 +102,7 @@ func (s Spec) Policy() string {
 	return s.ManagementPolicy
 }
 
-// Phases of a tenant (DESIGN §4).
+// Phases of a tenant (docs/ARCHITECTURE.md, "Step states and phases").
 const (
 	PhasePending   = "Pending"
 	PhaseActive    = "Active"

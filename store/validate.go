@@ -12,7 +12,7 @@ import (
 )
 
 var (
-	// slugPattern is DESIGN §4's slug: 3–40 lowercase letters, digits and inner dashes.
+	// slugPattern is the slug of docs/ARCHITECTURE.md ("tenants"): 3–40 lowercase letters, digits and inner dashes.
 	slugPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{1,38}[a-z0-9])$`)
 	// dnsLabel is one lowercase LDH label of a domain name.
 	dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)

@@ -19,7 +19,7 @@ type suite struct {
 	pkg, bench, benchtime string
 }
 
-// suites holds the benchmarks of DESIGN §9.
+// suites holds the benchmarks the README's table shows.
 var suites = []suite{
 	{"./controller/", ".", "1x"},
 	{"./httpapi/", "BenchmarkAPI", envOr("API_REQUESTS", "800") + "x"},

@@ -34,7 +34,7 @@ const (
 // Config configures a Client.
 type Config struct {
 	// BaseURL is the API base ending in /api/v3 (AUTHENTIK_API_URL). A URL whose path does not
-	// end in /api/v3, such as a bare host, gets /api/v3 appended (DESIGN §10).
+	// end in /api/v3, such as a bare host, gets /api/v3 appended.
 	BaseURL string
 	// Token is the API token sent as "Authorization: Bearer <Token>" (AUTHENTIK_API_TOKEN). It
 	// needs an intent=api token or a goauthentik.io/api-scoped access token. Required.

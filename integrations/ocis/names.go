@@ -6,7 +6,7 @@ import (
 )
 
 // maxSpaceName is oCIS's space-name limit. oCIS measures it with len(), in bytes, so the name is
-// cut at 255 bytes on a rune boundary: that is also at most 255 characters (DESIGN §10) and is
+// cut at 255 bytes on a rune boundary: that is also at most 255 characters and is
 // never refused for length by a real server.
 const maxSpaceName = 255
 

@@ -150,7 +150,7 @@ func statusError(op string, resp *http.Response, body []byte) error {
 
 // The JMAP session: discovered once, cached until the server says it changed.
 
-// Capability URNs every request names in "using" (DESIGN §10).
+// Capability URNs every request names in "using" (docs/ARCHITECTURE.md, "Stalwart").
 const (
 	capCore     = "urn:ietf:params:jmap:core"
 	capStalwart = "urn:stalwart:jmap"

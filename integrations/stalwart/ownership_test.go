@@ -11,7 +11,7 @@ import (
 	stalwartsim "github.com/dezky/platform-api/integrations/sim/stalwart"
 )
 
-// TestOwnership pins the marker rule (DESIGN §10) on the domain and the team account: adopt an
+// TestOwnership pins the marker rule (docs/ARCHITECTURE.md, "Ownership markers and adoption") on the domain and the team account: adopt an
 // object without any marker (writing ours), refuse one with another tenant's marker and change
 // nothing.
 func TestOwnership(t *testing.T) {

@@ -1,4 +1,4 @@
-// Package config reads platform-api's configuration from the environment (DESIGN §10), with
+// Package config reads platform-api's configuration from the environment (the README's configuration table), with
 // command-line flags of the same meaning overriding it. A malformed value stops start-up with a
 // message naming the variable.
 package config

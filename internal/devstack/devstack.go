@@ -150,7 +150,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	s.cleanup = append([]func(){cancel}, s.cleanup...)
 	go func() {
 		// One Mongo connection: FerretDB's updates are read-modify-write, and one connection
-		// serialises this process's writes (DESIGN §8).
+		// serialises this process's writes (docs/ARCHITECTURE.md, "FerretDB limits").
 		s.done <- app.Run(runCtx, app.Options{Config: cfg, Logger: o.Logger, Version: o.Version, MaxPoolSize: 1, Listener: ln})
 	}()
 	if err := waitHealthy(ctx, s.APIURL, s.done); err != nil {

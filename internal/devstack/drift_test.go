@@ -18,7 +18,7 @@ import (
 	"github.com/dezky/platform-api/plan"
 )
 
-// The acceptance timing of DESIGN §10: with RESYNC_INTERVAL=4s drift is repaired within two
+// The acceptance timing (docs/ARCHITECTURE.md, "Sources"): with RESYNC_INTERVAL=4s drift is repaired within two
 // resync periods plus 5 s.
 const (
 	resyncInterval = 4 * time.Second
@@ -98,7 +98,7 @@ func mongoTenants(t *testing.T, st *devstack.Stack) *mongo.Collection {
 	return cl.Database("dezky").Collection("tenants")
 }
 
-// forceByHand is DESIGN §10's documented line, written with the driver.
+// forceByHand is the documented raw update (docs/ARCHITECTURE.md, "Writes, tokens and waits"), written with the driver.
 func forceByHand(t *testing.T, coll *mongo.Collection, slug, token string) {
 	t.Helper()
 	res, err := coll.UpdateOne(context.Background(), bson.D{{Key: "metadata.slug", Value: slug}},
@@ -271,7 +271,7 @@ func TestAcceptanceDegradedWhileFailing(t *testing.T) {
 	})
 }
 
-// A reconcile forced by hand (DESIGN §10's raw update: the annotation and updatedAt) runs every
+// A reconcile forced by hand (the documented raw update: the annotation and updatedAt) runs every
 // step, without waiting for a resync, and lastHandledReconcileAt echoes the token exactly.
 func TestAcceptanceForceReconcileByHand(t *testing.T) {
 	st, c, _ := acceptanceStack(t, "1h") // no periodic resync can do the work for it

@@ -1,6 +1,6 @@
 // Package embedmongo runs an embedded FerretDB v1.24 (SQLite backend) in-process: the Mongo-wire
 // server of the test suite and of the dev stack. It has no change streams, no transactions, and
-// its updates are read-modify-write (DESIGN §8); the product is designed to stay correct anyway.
+// its updates are read-modify-write (docs/ARCHITECTURE.md, "FerretDB limits"); the product is designed to stay correct anyway.
 package embedmongo
 
 import (
