@@ -31,10 +31,15 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCreateTenantBody -fuzztime 60s ./httpapi
 	$(GO) test -run '^$$' -fuzz FuzzPatchTenantBody -fuzztime 60s ./httpapi
 
+# staticcheck is pinned and run through the module proxy, so a fresh machine needs nothing else.
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
 	cd deploy && $(GO) vet ./...
+	$(STATICCHECK) ./...
+	cd deploy && $(STATICCHECK) ./...
 
 # The upstream API documents the spec tests read (pinned with their sha256 in
 # internal/upstreamspecs/specs.txt), for a clone without ../shared: written into $(UPSTREAM_SPECS)

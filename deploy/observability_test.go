@@ -328,7 +328,7 @@ func checkQueries(t *testing.T, queries []query, exported map[string]family) {
 			}
 			known = append(known, allowed...)
 			for _, m := range vs.LabelMatchers {
-				if m.Name == labels.MetricName {
+				if m.Name == model.MetricNameLabel {
 					continue
 				}
 				if !slices.Contains(allowed, m.Name) {

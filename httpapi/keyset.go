@@ -68,7 +68,7 @@ func newKeySet(url string, client *http.Client, every time.Duration, now func() 
 // VerifySignature implements oidc.KeySet: it returns the payload of jwt if a published key
 // verifies its signature.
 func (ks *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	jws, err := jose.ParseSigned(jwt, ks.algs)
+	jws, err := jose.ParseSignedCompact(jwt, ks.algs)
 	if err != nil {
 		return nil, fmt.Errorf("malformed jwt: %w", err)
 	}

@@ -63,13 +63,6 @@ func (d *delayer[K]) add(k K, at time.Time, f Flags) {
 	}
 }
 
-// len is the number of keys waiting for their time.
-func (d *delayer[K]) len() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.items)
-}
-
 func (d *delayer[K]) loop() {
 	defer close(d.stopped)
 	t := time.NewTimer(time.Hour)

@@ -207,7 +207,7 @@ var verifyAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512, j
 // token's "exp" and "nbf", and returns its claims. It is what a relying party does with the
 // JWKS, offered here so the userinfo endpoint and tests need no second implementation.
 func (i *Issuer) Verify(token string) (map[string]any, error) {
-	jws, err := jose.ParseSigned(token, verifyAlgs)
+	jws, err := jose.ParseSignedCompact(token, verifyAlgs)
 	if err != nil {
 		return nil, fmt.Errorf("malformed token: %w", err)
 	}

@@ -163,7 +163,7 @@ func (s *Server) CreateGroupOutOfBand(name string, attrs map[string]any) (string
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.groupNamed(name) != nil {
-		return "", errors.New(msgGroupNameTaken)
+		return "", errors.New("group name taken")
 	}
 	return s.insertGroup(name, false, nil, nil, cloneAttrs(attrs)).pk, nil
 }
