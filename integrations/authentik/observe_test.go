@@ -62,29 +62,9 @@ func TestObserveReportsEachDriftField(t *testing.T) {
 			tc.drift(e, owner)
 			d.Suspended = tc.suspend
 
-			e.sim.Faults().ResetRecording()
-			o, err := e.client.Observe(ctx(t), d)
-			if err != nil {
-				t.Fatalf("Observe: %v", err)
-			}
-			if diff := cmp.Diff(tc.want, o.Drift); diff != "" {
-				t.Errorf("%s: drift (-want +got):\n%s", tc.reason, diff)
-			}
-			if w := integrationstest.RESTWrites(e.sim.Faults().Requests()); len(w) != 0 {
-				t.Errorf("%s: Observe wrote upstream: %+v", tc.reason, w)
-			}
-			res, err := e.client.Apply(ctx(t), d, o)
-			if err != nil {
-				t.Fatalf("Apply: %v", err)
-			}
-			d.ExternalID = res.ExternalID
-			again, err := e.client.Observe(ctx(t), d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(again.Drift) != 0 {
-				t.Errorf("%s: drift left after Apply: %+v", tc.reason, again.Drift)
-			}
+			t.Log(tc.reason)
+			integrationstest.DriftRoundTrip(t, ctx(t), e.client, d, tc.want, e.sim.Faults().ResetRecording,
+				func() int { return len(integrationstest.RESTWrites(e.sim.Faults().Requests())) })
 		})
 	}
 }

@@ -8,6 +8,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/dezky/platform-api/integrations"
 	"github.com/dezky/platform-api/integrations/sim/faults"
@@ -67,4 +70,36 @@ func JMAPWrites(reqs []faults.Request) []string {
 		}
 	}
 	return out
+}
+
+// DriftRoundTrip is the Observe → Apply → Observe loop every integration's drift table runs on
+// a tenant whose upstream was tampered with: Observe must report exactly want and write nothing
+// (writes returns what the simulator recorded as writes since reset was called), Apply must
+// succeed, and a second Observe must find nothing left.
+func DriftRoundTrip(t testing.TB, ctx context.Context, s integrations.Step, d integrations.Desired,
+	want []integrations.Drift, reset func(), writes func() int) {
+	t.Helper()
+	reset()
+	o, err := s.Observe(ctx, d)
+	if err != nil {
+		t.Fatalf("Observe: %v", err)
+	}
+	if diff := cmp.Diff(want, o.Drift); diff != "" {
+		t.Errorf("drift (-want +got):\n%s", diff)
+	}
+	if n := writes(); n != 0 {
+		t.Errorf("Observe wrote upstream %d times", n)
+	}
+	res, err := s.Apply(ctx, d, o)
+	if err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	d.ExternalID = res.ExternalID
+	again, err := s.Observe(ctx, d)
+	if err != nil {
+		t.Fatalf("second Observe: %v", err)
+	}
+	if len(again.Drift) != 0 {
+		t.Errorf("drift left after Apply: %+v", again.Drift)
+	}
 }
