@@ -68,17 +68,24 @@ func (l *lease) newest(ctx context.Context) (*leaseDoc, error) {
 	return &d, nil
 }
 
-// tryAcquire takes the next term when the newest one has expired (or there is none). ok is
-// false when someone else holds an unexpired term or won the race for the next one.
-// Expiry is judged on expiresAt, written by the holder's clock: the holder stops LeaseRenew
-// before expiresAt by its own clock, so clocks may differ by up to LeaseRenew.
+// tryAcquire takes the next term when the newest one has expired (or there is none), or when
+// the newest one is our own. ok is false when someone else holds an unexpired term or won the
+// race for the next one. Expiry is judged on expiresAt, written by the holder's clock: the
+// holder stops LeaseRenew before expiresAt by its own clock, so clocks may differ by up to
+// LeaseRenew.
+//
+// Our own term, expired or not, is no reason to wait: tryAcquire runs only while this
+// replica does not lead (its workers of that term have stopped), and the expiry exists to keep
+// *another* replica from leading beside a holder that may still be working. Without this a
+// leader that stepped down because the database was unreachable sat out the rest of its own
+// term after the database came back, with nobody else able to take over meanwhile.
 func (l *lease) tryAcquire(ctx context.Context) (term int64, ok bool, err error) {
 	cur, err := l.newest(ctx)
 	if err != nil {
 		return 0, false, err
 	}
 	now := l.now()
-	if cur != nil && cur.ExpiresAt.After(now) {
+	if cur != nil && cur.ExpiresAt.After(now) && cur.Holder != l.holder {
 		return cur.Term, false, nil
 	}
 	next := int64(1)
