@@ -124,7 +124,7 @@ func TestDrillMongoRestart(t *testing.T) {
 			}
 			created.add(uid, slug)
 			trickled.Add(1)
-			sleepCtx(trickle, 50*time.Millisecond)
+			sleepCtx(trickle, 250*time.Millisecond)
 		}
 	})
 	firstCreate := time.Now()
