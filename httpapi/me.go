@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -28,11 +29,17 @@ type profileView struct {
 	Groups []string `json:"groups"`
 }
 
+// meTenant is one of the caller's tenants. Status, ProvisioningStatus and ProvisioningErrors
+// are the fields the earlier Node service answered, kept for the portal: status is the phase
+// in lower case; the other two are as in the tenant view.
 type meTenant struct {
-	Slug  string `json:"slug"`
-	Name  string `json:"name"`
-	Role  string `json:"role"`
-	Phase string `json:"phase"`
+	Slug               string            `json:"slug"`
+	Name               string            `json:"name"`
+	Role               string            `json:"role"`
+	Phase              string            `json:"phase"`
+	Status             string            `json:"status"`
+	ProvisioningStatus map[string]string `json:"provisioningStatus"`
+	ProvisioningErrors map[string]string `json:"provisioningErrors"`
 }
 
 // meAccess tells a portal which consoles to offer; the server decides again on every request.
@@ -79,7 +86,10 @@ func (s *Server) me(c echo.Context) error {
 		if v.Spec.Owner.Sub == p.Subject {
 			role = store.RoleOwner
 		}
-		out.Tenants = append(out.Tenants, meTenant{Slug: v.Metadata.Slug, Name: v.Spec.Name, Role: role, Phase: v.Status.Phase})
+		out.Tenants = append(out.Tenants, meTenant{
+			Slug: v.Metadata.Slug, Name: v.Spec.Name, Role: role, Phase: v.Status.Phase,
+			Status: strings.ToLower(v.Status.Phase), ProvisioningStatus: v.ProvisioningStatus, ProvisioningErrors: v.ProvisioningErrors,
+		})
 		if role != store.RoleOwner {
 			continue
 		}

@@ -73,6 +73,8 @@ func TestTenantLifecycle(t *testing.T) {
 				"ocis":      map[string]any{"state": "pending", "observedGeneration": 0.0, "lastTransitionTime": nil, "attempts": 0.0},
 			},
 		},
+		"provisioningStatus": map[string]any{"authentik": "pending", "stalwart": "pending", "ocis": "pending"},
+		"provisioningErrors": map[string]any{},
 	}
 	created := r.obj(t)
 	if diff := cmp.Diff(wantCreated, stable(created)); diff != "" {
@@ -135,8 +137,8 @@ func TestTenantLifecycle(t *testing.T) {
 		t.Fatalf("PATCH null: %d %s", r.code, r.body)
 	}
 
-	// Reconcile without wait: 202 and the token in the annotation.
-	r = e.post("/tenants/acme/reconcile", alice, nil)
+	// Reconcile with ?wait=0: 202 at once and the token in the annotation.
+	r = e.post("/tenants/acme/reconcile?wait=0", alice, nil)
 	if r.code != http.StatusAccepted {
 		t.Fatalf("reconcile: %d %s", r.code, r.body)
 	}
@@ -319,12 +321,17 @@ func TestMe(t *testing.T) {
 		t.Fatal(err)
 	}
 	me := e.get("/me", carol).obj(t)
+	// The Node service's fields: no status written yet, no mail domain (mail step skipped).
+	pendingNoMail := map[string]any{"authentik": "pending", "stalwart": "skipped", "ocis": "pending"}
 	want := map[string]any{
 		"profile": map[string]any{"sub": "carol", "email": "carol@example.com", "name": "Carol", "groups": []any{"staff", "partner:resell:admin"}},
 		"tenants": []any{
-			map[string]any{"slug": "c-first", "name": "Tenant c-first", "role": "owner", "phase": "Deleting"},
-			map[string]any{"slug": "c-second", "name": "Tenant c-second", "role": "owner", "phase": "Pending"},
-			map[string]any{"slug": "d-shared", "name": "Tenant d-shared", "role": "member", "phase": "Pending"},
+			map[string]any{"slug": "c-first", "name": "Tenant c-first", "role": "owner", "phase": "Deleting",
+				"status": "deleting", "provisioningStatus": pendingNoMail, "provisioningErrors": map[string]any{}},
+			map[string]any{"slug": "c-second", "name": "Tenant c-second", "role": "owner", "phase": "Pending",
+				"status": "pending", "provisioningStatus": pendingNoMail, "provisioningErrors": map[string]any{}},
+			map[string]any{"slug": "d-shared", "name": "Tenant d-shared", "role": "member", "phase": "Pending",
+				"status": "pending", "provisioningStatus": pendingNoMail, "provisioningErrors": map[string]any{}},
 		},
 		"access": map[string]any{"operator": false, "partnerAdminOf": []any{"resell"}},
 	}
