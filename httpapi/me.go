@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/dezky/platform-api/store"
 )
@@ -57,11 +58,13 @@ func (s *Server) me(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Memberships name their tenant by id (uid in the view): a membership left by an earlier
+	// tenant of a reused slug matches nothing.
 	roles := make(map[string]string, len(ms))
 	vis := &store.Visibility{OwnerSub: p.Subject}
 	for _, m := range ms {
-		roles[m.TenantSlug] = m.Role
-		vis.Slugs = append(vis.Slugs, m.TenantSlug)
+		roles[m.TenantID.Hex()] = m.Role
+		vis.TenantIDs = append(vis.TenantIDs, m.TenantID)
 	}
 	views, err := s.allVisible(ctx, vis)
 	if err != nil {
@@ -82,7 +85,7 @@ func (s *Server) me(c echo.Context) error {
 	// oldest owned one.
 	owned, ownedLive := "", ""
 	for _, v := range views {
-		role := roles[v.Metadata.Slug]
+		role := roles[v.Metadata.UID]
 		if v.Spec.Owner.Sub == p.Subject {
 			role = store.RoleOwner
 		}
@@ -94,17 +97,17 @@ func (s *Server) me(c echo.Context) error {
 			continue
 		}
 		if owned == "" {
-			owned = v.Metadata.Slug
+			owned = v.Metadata.UID
 		}
 		if ownedLive == "" && v.Metadata.DeletionRequestedAt == nil {
-			ownedLive = v.Metadata.Slug
+			ownedLive = v.Metadata.UID
 		}
 	}
 	if ownedLive != "" {
 		owned = ownedLive
 	}
-	if owned != "" {
-		sub, err := s.store.GetSubscription(ctx, owned)
+	if id, err := bson.ObjectIDFromHex(owned); err == nil {
+		sub, err := s.store.GetSubscription(ctx, id)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:

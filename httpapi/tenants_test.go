@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -87,11 +88,11 @@ func TestTenantLifecycle(t *testing.T) {
 	if dig(created, "metadata", "uid") != tn.ID.Hex() {
 		t.Errorf("metadata.uid %v, want %s", dig(created, "metadata", "uid"), tn.ID.Hex())
 	}
-	m, err := e.st.GetMembership(ctx, "acme", "alice")
+	m, err := e.st.GetMembership(ctx, tn.ID, "alice")
 	if err != nil || m.Role != store.RoleOwner {
 		t.Fatalf("owner membership: %+v %v", m, err)
 	}
-	sub, err := e.st.GetSubscription(ctx, "acme")
+	sub, err := e.st.GetSubscription(ctx, tn.ID)
 	if err != nil || sub.Plan != "standard" || sub.Status != "active" || sub.Seats != defaultSeats {
 		t.Fatalf("subscription: %+v %v", sub, err)
 	}
@@ -123,7 +124,7 @@ func TestTenantLifecycle(t *testing.T) {
 		dig(patched, "spec", "mail", "domain") != "acme.example" {
 		t.Fatalf("PATCH body: %s", r.body)
 	}
-	if sub, _ := e.st.GetSubscription(ctx, "acme"); sub == nil || sub.Plan != "business" || sub.Seats != defaultSeats {
+	if sub, _ := e.st.GetSubscription(ctx, tn.ID); sub == nil || sub.Plan != "business" || sub.Seats != defaultSeats {
 		t.Fatalf("subscription after plan change: %+v", sub)
 	}
 	// A patch that changes nothing writes nothing.
@@ -582,24 +583,29 @@ func tenantID(t testing.TB, st *store.Store, slug string) bson.ObjectID {
 	return tn.ID
 }
 
-// TestCreateOverwritesLeftovers: a membership or subscription left behind by an earlier tenant
-// of the same slug (a teardown that crashed half-way) is taken over, not kept.
-func TestCreateOverwritesLeftovers(t *testing.T) {
+// TestCreateIgnoresLeftovers: a membership or subscription left behind by an earlier tenant
+// of the same slug (a teardown that crashed half-way) belongs to that tenant's id: it neither
+// blocks the new tenant's own records nor carries over to it.
+func TestCreateIgnoresLeftovers(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if err := e.st.PutMembership(ctx, store.Membership{TenantSlug: "reused", Subject: "fred", Role: store.RoleMember}); err != nil {
+	old := bson.NewObjectID()
+	if err := e.st.PutMembership(ctx, store.Membership{TenantSlug: "reused", TenantID: old, Subject: "fred", Role: store.RoleMember}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.st.PutSubscription(ctx, store.Subscription{TenantSlug: "reused", Plan: "starter", Status: "cancelled", Seats: 1}); err != nil {
+	if err := e.st.PutSubscription(ctx, store.Subscription{TenantSlug: "reused", TenantID: old, Plan: "starter", Status: "cancelled", Seats: 1}); err != nil {
 		t.Fatal(err)
 	}
-	e.createTenant(e.user("fred"), "reused", map[string]any{"plan": "business"})
+	e.createTenant(e.user("gina"), "reused", map[string]any{"plan": "business"})
 	id := tenantID(t, e.st, "reused")
-	m, err := e.st.GetMembership(ctx, "reused", "fred")
-	if err != nil || m.Role != store.RoleOwner || m.TenantID != id {
-		t.Fatalf("membership %+v %v", m, err)
+	m, err := e.st.GetMembership(ctx, id, "gina")
+	if err != nil || m.Role != store.RoleOwner || m.TenantSlug != "reused" {
+		t.Fatalf("owner membership %+v %v", m, err)
 	}
-	sub, err := e.st.GetSubscription(ctx, "reused")
+	if m, err := e.st.GetMembership(ctx, id, "fred"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the leftover membership carried over: %+v %v", m, err)
+	}
+	sub, err := e.st.GetSubscription(ctx, id)
 	if err != nil || sub.Plan != "business" || sub.Status != "active" || sub.Seats != defaultSeats || sub.TenantID != id {
 		t.Fatalf("subscription %+v %v", sub, err)
 	}

@@ -167,10 +167,13 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{CollTenants, bson.D{{Key: "spec.partnerId", Value: 1}}, false, "partnerId"},
 		{CollTenantStatus, bson.D{{Key: "phase", Value: 1}}, false, "phase"},
 		{CollPartners, bson.D{{Key: "slug", Value: 1}}, true, "slug_unique"},
-		{CollMemberships, bson.D{{Key: "tenantSlug", Value: 1}, {Key: "subject", Value: 1}}, true, "tenant_subject_unique"},
+		{CollMemberships, bson.D{{Key: "tenantId", Value: 1}, {Key: "subject", Value: 1}}, true, "tenantid_subject_unique"},
 		{CollMemberships, bson.D{{Key: "subject", Value: 1}}, false, "subject"},
-		{CollSubscriptions, bson.D{{Key: "tenantSlug", Value: 1}}, true, "tenant_unique"},
+		{CollSubscriptions, bson.D{{Key: "tenantId", Value: 1}}, true, "tenantid_unique"},
 		{CollEvents, bson.D{{Key: "tenantId", Value: 1}, {Key: "time", Value: -1}}, false, "tenant_time"},
+	}
+	if err := s.dropSlugKeyedIndexes(ctx); err != nil {
+		return err
 	}
 	for _, ix := range idx {
 		m := mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name)}
