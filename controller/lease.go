@@ -46,6 +46,10 @@ type lease struct {
 	name     string
 	holder   string
 	duration time.Duration
+
+	// held is the last term this lease (this controller) acquired, 0 before any. Only the
+	// campaign loop of its controller touches it.
+	held int64
 }
 
 func newLease(st *store.Store, name, holder string, d time.Duration) *lease {
@@ -75,17 +79,21 @@ func (l *lease) newest(ctx context.Context) (*leaseDoc, error) {
 // LeaseRenew.
 //
 // Our own term, expired or not, is no reason to wait: tryAcquire runs only while this
-// replica does not lead (its workers of that term have stopped), and the expiry exists to keep
-// *another* replica from leading beside a holder that may still be working. Without this a
-// leader that stepped down because the database was unreachable sat out the rest of its own
-// term after the database came back, with nobody else able to take over meanwhile.
+// controller does not lead (its workers of that term have stopped), and the expiry exists to
+// keep *another* controller from leading beside a holder that may still be working. Without
+// this a leader that stepped down because the database was unreachable sat out the rest of its
+// own term after the database came back, with nobody else able to take over meanwhile. "Own"
+// means the term this very lease acquired, not merely one carrying our holder name: another
+// controller configured with the same identity (or a second one in the same process) is
+// someone else.
 func (l *lease) tryAcquire(ctx context.Context) (term int64, ok bool, err error) {
 	cur, err := l.newest(ctx)
 	if err != nil {
 		return 0, false, err
 	}
 	now := l.now()
-	if cur != nil && cur.ExpiresAt.After(now) && cur.Holder != l.holder {
+	own := cur != nil && cur.Holder == l.holder && cur.Term == l.held
+	if cur != nil && cur.ExpiresAt.After(now) && !own {
 		return cur.Term, false, nil
 	}
 	next := int64(1)
@@ -100,6 +108,7 @@ func (l *lease) tryAcquire(ctx context.Context) (term int64, ok bool, err error)
 		}
 		return 0, false, fmt.Errorf("acquire lease term %d: %w", next, err)
 	}
+	l.held = next
 	return next, true, nil
 }
 

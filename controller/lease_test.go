@@ -115,4 +115,10 @@ func TestLeaseOwnTermRetakenAtOnce(t *testing.T) {
 	if _, ok, _ := other.tryAcquire(ctx); ok {
 		t.Fatal("another replica took the retaken, unexpired term")
 	}
+	// A second controller with the same identity (misconfigured replicas, or two in one
+	// process) did not acquire that term: for it the term is someone else's.
+	twin := newLease(st, "l", "me", d)
+	if _, ok, err := twin.tryAcquire(ctx); err != nil || ok {
+		t.Fatalf("a controller sharing the holder name took an unexpired term it never held: ok %v err %v", ok, err)
+	}
 }
