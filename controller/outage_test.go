@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/dezky/platform-api/store"
 	"github.com/dezky/platform-api/store/storetest"
@@ -69,4 +70,25 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestPollSeesAWriteThatBecameVisibleLate: the API stamps updatedAt before it writes, and a
+// slow database may commit the write many seconds later, after newer writes moved the poll's
+// watermark on. The poll still sees it (within the API's request timeout), instead of leaving
+// the tenant to the next full resync. The bounded-load drill lost tenants this way.
+func TestPollSeesAWriteThatBecameVisibleLate(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	first := e.createTenant("on-time")
+	e.waitPhase(first.ID, store.PhaseActive)
+	e.waitPolls(2) // the watermark has moved to the newest write
+
+	now := e.st.Now()
+	stamped := now.Add(-20 * time.Second) // stamped 20s before it became visible
+	late := store.Tenant{ID: bson.NewObjectID(), Metadata: store.Metadata{Slug: "late", Generation: 1, ResourceVersion: 1,
+		CreatedAt: stamped, UpdatedAt: stamped}, Spec: newTenantSpec("late").Spec}
+	if _, err := e.st.Collection(store.CollTenants).InsertOne(ctxT(t), late); err != nil {
+		t.Fatal(err)
+	}
+	e.waitPhase(late.ID, store.PhaseActive)
 }
