@@ -29,10 +29,10 @@ type Options struct {
 	// Timeout bounds connecting and the index build at start. Defaults to 10s.
 	Timeout time.Duration
 	// ServerSelectionTimeout is how long one operation waits for a usable server before it
-	// fails as unavailable (IsUnavailable). Defaults to 1.5s: a healthy deployment has a server
+	// fails as unavailable (IsUnavailable). Defaults to 1s: a healthy deployment has a server
 	// at once, so waiting longer only turns a database outage into requests that hang; callers
-	// answer 503 with Retry-After instead and the controller retries. A value written in the
-	// URI (serverSelectionTimeoutMS) wins.
+	// answer 503 with Retry-After instead (within 2s of the request, the promise to clients)
+	// and the controller retries. A value written in the URI (serverSelectionTimeoutMS) wins.
 	ServerSelectionTimeout time.Duration
 	// HeartbeatInterval is how often the driver checks the server. Defaults to 1s (the driver's
 	// own default is 10s): after an outage the store is Available again within about a
@@ -74,7 +74,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		o.Now = time.Now
 	}
 	if o.ServerSelectionTimeout == 0 {
-		o.ServerSelectionTimeout = 1500 * time.Millisecond
+		o.ServerSelectionTimeout = time.Second
 	}
 	if o.HeartbeatInterval == 0 {
 		o.HeartbeatInterval = time.Second
