@@ -98,7 +98,7 @@ func TestDrillControllerKill9(t *testing.T) {
 			wg.Go(func() {
 				for i := range work {
 					slug := fmt.Sprintf("k%d-%03d", b, i)
-					uid, err := createTenant(ctx, t, rec, base, users[i%len(users)], slug)
+					uid, err := createTenant(ctx, rec, base, users[i%len(users)], slug)
 					errMu.Lock()
 					if err != nil && firstErr == nil {
 						firstErr = err
@@ -132,7 +132,7 @@ func TestDrillControllerKill9(t *testing.T) {
 	trickleWG.Go(func() {
 		for i := 0; trickle.Err() == nil; i++ {
 			slug := fmt.Sprintf("k-t-%03d", i)
-			uid, err := createTenant(trickle, t, rec, base, trickleUser, slug)
+			uid, err := createTenant(trickle, rec, base, trickleUser, slug)
 			if err != nil {
 				if trickle.Err() == nil {
 					trickleErr = err

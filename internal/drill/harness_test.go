@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -548,15 +547,6 @@ func (r *recorder) results() []result {
 	return append([]result(nil), r.all...)
 }
 
-// codes counts results by status code (0 = no answer).
-func (r *recorder) codes() map[int]int {
-	m := map[int]int{}
-	for _, res := range r.results() {
-		m[res.code]++
-	}
-	return m
-}
-
 func percentile(ds []time.Duration, p float64) time.Duration {
 	if len(ds) == 0 {
 		return 0
@@ -611,7 +601,7 @@ func call(ctx context.Context, rec *recorder, kind, method, url, token string, b
 // (after its Retry-After) and no answer at all (the process was killed). A 409 after such a
 // retry means the earlier attempt committed: it counts as created if the tenant is u's.
 // It returns the tenant's uid.
-func createTenant(ctx context.Context, t *testing.T, rec *recorder, base func() string, u user, slug string) (string, error) {
+func createTenant(ctx context.Context, rec *recorder, base func() string, u user, slug string) (string, error) {
 	body := map[string]any{"slug": slug, "name": "Drill " + slug, "mail": map[string]any{"domain": slug + ".drill.test"}}
 	retried := false
 	for ctx.Err() == nil {
@@ -748,5 +738,3 @@ func figures(t *testing.T, drill string, kv ...any) {
 	t.Log(b.String())
 	fmt.Println(b.String())
 }
-
-var errNoAnswer = errors.New("no answer")

@@ -40,7 +40,7 @@ func TestDrillBoundedLoad(t *testing.T) {
 	for i, us := range users {
 		for j := 0; j < 2; j++ {
 			slug := fmt.Sprintf("l%d-seed-%d", i, j)
-			uid, err := createTenant(ctx, t, nil, base, us, slug)
+			uid, err := createTenant(ctx, nil, base, us, slug)
 			if err != nil {
 				t.Fatal(err)
 			}

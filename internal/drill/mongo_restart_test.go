@@ -102,7 +102,7 @@ func TestDrillMongoRestart(t *testing.T) {
 					return
 				}
 				slug := fmt.Sprintf("mr-%03d", i)
-				uid, err := createTenant(ctx, t, rec, base, users[i%len(users)], slug)
+				uid, err := createTenant(ctx, rec, base, users[i%len(users)], slug)
 				if err != nil {
 					createErr.Store(err)
 					return
@@ -117,7 +117,7 @@ func TestDrillMongoRestart(t *testing.T) {
 	creators.Go(func() {
 		for i := 0; trickle.Err() == nil; i++ {
 			slug := fmt.Sprintf("mr-t-%03d", i)
-			uid, err := createTenant(ctx, t, rec, base, trickleUser, slug)
+			uid, err := createTenant(ctx, rec, base, trickleUser, slug)
 			if err != nil {
 				createErr.Store(err)
 				return
@@ -155,7 +155,7 @@ func TestDrillMongoRestart(t *testing.T) {
 	afterCreated := map[string]time.Time{}
 	for i := 0; i < 5; i++ {
 		slug := fmt.Sprintf("mr-after-%d", i)
-		uid, err := createTenant(ctx, t, rec, base, afterUser, slug)
+		uid, err := createTenant(ctx, rec, base, afterUser, slug)
 		if err != nil {
 			t.Fatal(err)
 		}
