@@ -25,6 +25,12 @@ import (
 	authentiksim "github.com/dezky/platform-api/integrations/sim/authentik"
 	ocissim "github.com/dezky/platform-api/integrations/sim/ocis"
 	stalwartsim "github.com/dezky/platform-api/integrations/sim/stalwart"
+
+	// The drills run binaries built from these packages. Importing them makes the test
+	// binary depend on them, so `go test` does not answer a drill from its cache after a
+	// change to the code the drill exercises.
+	_ "github.com/dezky/platform-api/internal/app"
+	_ "github.com/dezky/platform-api/store/storetest"
 )
 
 // Binaries built once per test binary, without -race: the processes under test run at the
