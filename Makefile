@@ -4,7 +4,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 BENCHTIME ?= 1x
 
-.PHONY: build run test test-short bench fuzz lint fmt clean
+.PHONY: build run test test-short soak bench fuzz lint fmt clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/platform-api ./cmd/platform-api
@@ -23,6 +23,12 @@ test:
 test-short:
 	$(GO) test -short ./...
 	cd deploy && $(GO) test -short ./...
+
+# The operational drills at full size (300 tenants, production lease timings, 30 s of load):
+# real processes killed with SIGKILL. `make test` runs them in their CI size. Figures are the
+# lines starting with "DRILL ".
+soak:
+	DRILL_SOAK=1 $(GO) test -count=1 -v -timeout 40m -run 'TestDrill' ./internal/drill
 
 bench:
 	$(GO) run ./cmd/benchtable

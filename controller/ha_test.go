@@ -272,7 +272,7 @@ func TestLeaderStopsBeforeLeaseEnds(t *testing.T) {
 	}
 	defer srv.Stop()
 	// A short server-selection timeout: cleanup talks to a server that is gone.
-	st := storetest.NewStoreWith(t, storetest.Options{Server: srv, Store: store.Options{Timeout: time.Second}})
+	st := storetest.NewStoreWith(t, storetest.Options{Server: srv, Store: store.Options{Timeout: time.Second, ServerSelectionTimeout: time.Second}})
 	o := testOptions()
 	o.LeaseDuration, o.LeaseRenew = 1500*time.Millisecond, 500*time.Millisecond
 	intervals := &leaderIntervals{open: map[string]time.Time{}}

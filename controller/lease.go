@@ -26,6 +26,10 @@ type lease struct {
 	name     string
 	holder   string
 	duration time.Duration
+
+	// held is the last term this lease (this controller) acquired, 0 before any. Only the
+	// campaign loop of its controller touches it.
+	held int64
 }
 
 func newLease(st *store.Store, name, holder string, d time.Duration) *lease {
@@ -39,17 +43,28 @@ func (l *lease) newest(ctx context.Context) (*store.LeaseTerm, error) {
 	return l.st.NewestLeaseTerm(ctx, l.name)
 }
 
-// tryAcquire takes the next term when the newest one has expired (or there is none). ok is
-// false when someone else holds an unexpired term or won the race for the next one.
-// Expiry is judged on expiresAt, written by the holder's clock: the holder stops LeaseRenew
-// before expiresAt by its own clock, so clocks may differ by up to LeaseRenew.
+// tryAcquire takes the next term when the newest one has expired (or there is none), or when
+// the newest one is our own. ok is false when someone else holds an unexpired term or won the
+// race for the next one. Expiry is judged on expiresAt, written by the holder's clock: the
+// holder stops LeaseRenew before expiresAt by its own clock, so clocks may differ by up to
+// LeaseRenew.
+//
+// Our own term, expired or not, is no reason to wait: tryAcquire runs only while this
+// controller does not lead (its workers of that term have stopped), and the expiry exists to
+// keep *another* controller from leading beside a holder that may still be working. Without
+// this a leader that stepped down because the database was unreachable sat out the rest of its
+// own term after the database came back, with nobody else able to take over meanwhile. "Own"
+// means the term this very lease acquired, not merely one carrying our holder name: another
+// controller configured with the same identity (or a second one in the same process) is
+// someone else.
 func (l *lease) tryAcquire(ctx context.Context) (term int64, ok bool, err error) {
 	cur, err := l.newest(ctx)
 	if err != nil {
 		return 0, false, err
 	}
 	now := l.st.Now()
-	if cur != nil && cur.ExpiresAt.After(now) {
+	own := cur != nil && cur.Holder == l.holder && cur.Term == l.held
+	if cur != nil && cur.ExpiresAt.After(now) && !own {
 		return cur.Term, false, nil
 	}
 	next := int64(1)
@@ -64,6 +79,7 @@ func (l *lease) tryAcquire(ctx context.Context) (term int64, ok bool, err error)
 	case err != nil:
 		return 0, false, err
 	}
+	l.held = next
 	return next, true, nil
 }
 

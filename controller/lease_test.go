@@ -86,3 +86,39 @@ func TestLeaseTerms(t *testing.T) {
 		t.Errorf("%d term documents after cleanup (%v), want %d", n, err, keepTerms)
 	}
 }
+
+// TestLeaseOwnTermRetakenAtOnce: a replica that stepped down (it could not renew) finds its
+// own unexpired term the newest and takes the next one at once instead of sitting out the
+// rest of it; a different replica still waits for the expiry, and the old holder, having
+// lost the newer term to nobody, is not confused by its own older one.
+func TestLeaseOwnTermRetakenAtOnce(t *testing.T) {
+	st := storetest.NewStore(t)
+	ctx := ctxT(t)
+	const d = time.Hour
+	me, other := newLease(st, "l", "me", d), newLease(st, "l", "other", d)
+	if term, ok, err := me.tryAcquire(ctx); err != nil || !ok || term != 1 {
+		t.Fatalf("first acquire: term %d ok %v err %v", term, ok, err)
+	}
+	if _, ok, err := other.tryAcquire(ctx); err != nil || ok {
+		t.Fatalf("another replica took an unexpired term: ok %v err %v", ok, err)
+	}
+	term, ok, err := me.tryAcquire(ctx)
+	if err != nil || !ok || term != 2 {
+		t.Fatalf("retaking after stepping down: term %d ok %v err %v, want term 2", term, ok, err)
+	}
+	if err := me.renew(ctx, 2); err != nil {
+		t.Fatalf("renewing the retaken term: %v", err)
+	}
+	if err := me.renew(ctx, 1); err == nil {
+		t.Fatal("the superseded own term still renews")
+	}
+	if _, ok, _ := other.tryAcquire(ctx); ok {
+		t.Fatal("another replica took the retaken, unexpired term")
+	}
+	// A second controller with the same identity (misconfigured replicas, or two in one
+	// process) did not acquire that term: for it the term is someone else's.
+	twin := newLease(st, "l", "me", d)
+	if _, ok, err := twin.tryAcquire(ctx); err != nil || ok {
+		t.Fatalf("a controller sharing the holder name took an unexpired term it never held: ok %v err %v", ok, err)
+	}
+}

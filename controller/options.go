@@ -129,10 +129,15 @@ func (o Options) withDefaults() Options {
 }
 
 // pollOverlap is how far behind the newest updatedAt seen the poll looks again. It covers a
-// write whose updatedAt was taken a little before it became visible, and API replicas whose
-// clocks differ by less than this.
+// write whose updatedAt was taken before it became visible, and API replicas whose clocks
+// differ by a few seconds. The API stamps updatedAt before it writes, and a write may take up
+// to the API's request timeout (30s) to commit when the database is slow: the bounded-load
+// drill saw creates commit 9-11s after their stamp, which a 5s overlap never saw again (those
+// tenants waited for the next full resync, 10 minutes). Hence the request timeout plus 5s. On
+// MongoDB the poll reads the updatedAt index, so the longer window costs a few more index
+// entries; the seen map keeps them from being queued twice.
 func (o Options) pollOverlap() time.Duration {
-	return max(5*time.Second, 2*o.PollInterval)
+	return max(35*time.Second, 2*o.PollInterval)
 }
 
 // requestCheckInterval is how often an operator's resync request is looked for.

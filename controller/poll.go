@@ -39,19 +39,26 @@ func newPoller(c *Controller, s *session) *poller {
 // run polls until ctx ends. The pause between polls is PollInterval, or twice the last poll's
 // duration when that is longer: on a server that scans the whole collection for this query
 // (FerretDB's SQLite backend), a large tenants collection must not turn the poll into a busy
-// loop that starves the reconciles it feeds.
+// loop that starves the reconciles it feeds. Only a poll that succeeded stretches the pause:
+// a poll that failed spent its time waiting for an unreachable database, not scanning, and
+// stretching on it made the first poll after an outage come up to twice the driver's
+// server-selection timeout late (new tenants waited ~30s for their first reconcile).
 func (p *poller) run(ctx context.Context) {
 	for {
 		start := time.Now()
-		p.tick(ctx, true)
-		if !sleepCtx(ctx, max(p.c.o.PollInterval, 2*time.Since(start))) {
+		pause := p.c.o.PollInterval
+		if p.tick(ctx, true) {
+			pause = max(pause, 2*time.Since(start))
+		}
+		if !sleepCtx(ctx, pause) {
 			return
 		}
 	}
 }
 
-// tick reads one window; with enqueue false it only records what it saw (the baseline).
-func (p *poller) tick(ctx context.Context, enqueue bool) {
+// tick reads one window; with enqueue false it only records what it saw (the baseline). It
+// reports whether the poll succeeded.
+func (p *poller) tick(ctx context.Context, enqueue bool) bool {
 	overlap := p.c.o.pollOverlap()
 	newest := p.watermark
 	err := p.c.st.TenantsUpdatedSince(ctx, p.watermark.Add(-overlap), func(v store.TenantVersion) error {
@@ -73,7 +80,7 @@ func (p *poller) tick(ctx context.Context, enqueue bool) {
 			p.c.log.Warn("poll for changed tenants failed; retrying next tick", "err", err)
 			p.lastErr = err.Error()
 		}
-		return
+		return false
 	}
 	p.lastErr = ""
 	p.c.polls.Add(1)
@@ -84,6 +91,7 @@ func (p *poller) tick(ctx context.Context, enqueue bool) {
 			delete(p.seen, id) // out of the window: the query cannot return it unchanged
 		}
 	}
+	return true
 }
 
 func minTime(a, b time.Time) time.Time {

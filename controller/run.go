@@ -61,12 +61,25 @@ func (c *Controller) campaign(ctx context.Context) (term int64, acquiredAt time.
 			c.setRole(RoleStandby)
 			lastErr = ""
 		}
-		select {
-		case <-ctx.Done():
-			return 0, time.Time{}, ctx.Err()
-		case <-time.After(c.o.LeaseRenew):
+		if err := c.waitLook(ctx, err != nil); err != nil {
+			return 0, time.Time{}, err
 		}
 	}
+}
+
+// waitLook waits LeaseRenew before the next look at the lease. After a failed look it also
+// ends as soon as the store reports the database reachable again, so a replica that lost the
+// database campaigns (and reports ready) within moments of its return, not up to LeaseRenew
+// later.
+func (c *Controller) waitLook(ctx context.Context, failed bool) error {
+	wctx, cancel := context.WithTimeout(ctx, c.o.LeaseRenew)
+	defer cancel()
+	if failed && !c.st.Available() {
+		_ = c.st.WaitAvailable(wctx)
+	} else {
+		<-wctx.Done()
+	}
+	return ctx.Err()
 }
 
 // session is one leadership term: its queue and the term that fences its writes.
@@ -75,6 +88,9 @@ type session struct {
 	q    *workqueue.Queue[bson.ObjectID]
 	// lose ends the leadership early (lease lost, renewals late, status write fenced).
 	lose context.CancelCauseFunc
+	// stopping ends when the leadership is ending (shutdown requested or leadership lost):
+	// workers waiting for the database give up then.
+	stopping context.Context
 }
 
 // lead runs the controller for one term: sources, resync and workers, until ctx is done or the
@@ -118,7 +134,8 @@ func (c *Controller) lead(ctx context.Context, term int64, acquiredAt time.Time)
 			BackoffMax:     c.o.BackoffMax,
 			OnRetry:        c.m.retries.Inc,
 		}),
-		lose: lose,
+		lose:     lose,
+		stopping: srcCtx,
 	}
 	c.queue.Store(s.q)
 

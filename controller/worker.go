@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/dezky/platform-api/controller/workqueue"
 	"github.com/dezky/platform-api/store"
 )
 
@@ -31,6 +34,8 @@ func (c *Controller) processNextItem(ctx context.Context, s *session) bool {
 		// A newer term wrote this tenant's status: we are no longer the leader, whatever our
 		// lease document says. Stop everything now.
 		s.lose(err)
+	case store.IsUnavailable(err) && !c.st.Available():
+		c.retryWhenAvailable(s, id)
 	case err != nil:
 		s.q.AddRateLimited(id, 0, triggerRetry.flags())
 	case res.requeue:
@@ -42,4 +47,18 @@ func (c *Controller) processNextItem(ctx context.Context, s *session) bool {
 		s.q.Forget(id)
 	}
 	return true
+}
+
+// retryWhenAvailable handles a reconcile that failed because the database is unreachable:
+// the database failed, not the tenant, so no backoff step is spent on it (after an outage of
+// a minute every tenant would otherwise wait out a backoff of a minute or more). The worker
+// waits until the store reaches the database again, then queues the tenant at once. While the
+// database is down every worker ends up waiting here, which is what they should do: nothing
+// else could succeed meanwhile, and the queue keeps the rest. The wait ends early when the
+// leadership ends; the next leader's start-up resync covers the tenant then.
+func (c *Controller) retryWhenAvailable(s *session, id bson.ObjectID) {
+	if err := c.st.WaitAvailable(s.stopping); err != nil {
+		return
+	}
+	s.q.Add(id, workqueue.High, triggerRetry.flags())
 }

@@ -48,7 +48,9 @@ func (s *Server) accessTo(ctx context.Context, p *principal, t *store.Tenant) (a
 	if a.operator || a.owner {
 		return a, nil
 	}
-	m, err := s.store.GetMembership(ctx, t.Metadata.Slug, p.Subject)
+	// By the tenant's id, not its slug: a membership of an earlier tenant of the same slug
+	// (deleted, its slug reused by someone else) must grant nothing here.
+	m, err := s.store.GetMembership(ctx, t.ID, p.Subject)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
@@ -95,7 +97,7 @@ func (s *Server) visibility(ctx context.Context, p *principal) (*store.Visibilit
 	}
 	v := &store.Visibility{OwnerSub: p.Subject, PartnerIDs: p.PartnerAdminOf}
 	for _, m := range ms {
-		v.Slugs = append(v.Slugs, m.TenantSlug)
+		v.TenantIDs = append(v.TenantIDs, m.TenantID)
 	}
 	return v, nil
 }

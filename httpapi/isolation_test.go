@@ -147,7 +147,7 @@ func TestRolesInATenant(t *testing.T) {
 		{"member reconciles", member, req{method: http.MethodPost, path: "/tenants/roles-co/reconcile"}, http.StatusForbidden},
 		{"member deletes", member, req{method: http.MethodDelete, path: "/tenants/roles-co"}, http.StatusForbidden},
 		{"admin patches", admin, req{method: http.MethodPatch, path: "/tenants/roles-co", body: `{"name":"A"}`}, http.StatusOK},
-		{"admin reconciles", admin, req{method: http.MethodPost, path: "/tenants/roles-co/reconcile"}, http.StatusAccepted},
+		{"admin reconciles", admin, req{method: http.MethodPost, path: "/tenants/roles-co/reconcile?wait=0"}, http.StatusAccepted},
 		{"admin deletes", admin, req{method: http.MethodDelete, path: "/tenants/roles-co"}, http.StatusForbidden},
 		{"admin suspends", admin, req{method: http.MethodPost, path: "/tenants/roles-co/suspend"}, http.StatusForbidden},
 		{"operator deletes", e.operator(), req{method: http.MethodDelete, path: "/tenants/roles-co"}, http.StatusAccepted},

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/dezky/platform-api/store"
 )
@@ -28,11 +30,17 @@ type profileView struct {
 	Groups []string `json:"groups"`
 }
 
+// meTenant is one of the caller's tenants. Status, ProvisioningStatus and ProvisioningErrors
+// are the fields the earlier Node service answered, kept for the portal: status is the phase
+// in lower case; the other two are as in the tenant view.
 type meTenant struct {
-	Slug  string `json:"slug"`
-	Name  string `json:"name"`
-	Role  string `json:"role"`
-	Phase string `json:"phase"`
+	Slug               string            `json:"slug"`
+	Name               string            `json:"name"`
+	Role               string            `json:"role"`
+	Phase              string            `json:"phase"`
+	Status             string            `json:"status"`
+	ProvisioningStatus map[string]string `json:"provisioningStatus"`
+	ProvisioningErrors map[string]string `json:"provisioningErrors"`
 }
 
 // meAccess tells a portal which consoles to offer; the server decides again on every request.
@@ -50,11 +58,13 @@ func (s *Server) me(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Memberships name their tenant by id (uid in the view): a membership left by an earlier
+	// tenant of a reused slug matches nothing.
 	roles := make(map[string]string, len(ms))
 	vis := &store.Visibility{OwnerSub: p.Subject}
 	for _, m := range ms {
-		roles[m.TenantSlug] = m.Role
-		vis.Slugs = append(vis.Slugs, m.TenantSlug)
+		roles[m.TenantID.Hex()] = m.Role
+		vis.TenantIDs = append(vis.TenantIDs, m.TenantID)
 	}
 	views, err := s.allVisible(ctx, vis)
 	if err != nil {
@@ -75,26 +85,29 @@ func (s *Server) me(c echo.Context) error {
 	// oldest owned one.
 	owned, ownedLive := "", ""
 	for _, v := range views {
-		role := roles[v.Metadata.Slug]
+		role := roles[v.Metadata.UID]
 		if v.Spec.Owner.Sub == p.Subject {
 			role = store.RoleOwner
 		}
-		out.Tenants = append(out.Tenants, meTenant{Slug: v.Metadata.Slug, Name: v.Spec.Name, Role: role, Phase: v.Status.Phase})
+		out.Tenants = append(out.Tenants, meTenant{
+			Slug: v.Metadata.Slug, Name: v.Spec.Name, Role: role, Phase: v.Status.Phase,
+			Status: strings.ToLower(v.Status.Phase), ProvisioningStatus: v.ProvisioningStatus, ProvisioningErrors: v.ProvisioningErrors,
+		})
 		if role != store.RoleOwner {
 			continue
 		}
 		if owned == "" {
-			owned = v.Metadata.Slug
+			owned = v.Metadata.UID
 		}
 		if ownedLive == "" && v.Metadata.DeletionRequestedAt == nil {
-			ownedLive = v.Metadata.Slug
+			ownedLive = v.Metadata.UID
 		}
 	}
 	if ownedLive != "" {
 		owned = ownedLive
 	}
-	if owned != "" {
-		sub, err := s.store.GetSubscription(ctx, owned)
+	if id, err := bson.ObjectIDFromHex(owned); err == nil {
+		sub, err := s.store.GetSubscription(ctx, id)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:

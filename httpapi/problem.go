@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 
@@ -26,7 +27,13 @@ const (
 	problemPrecondition = "urn:dezky:problem:precondition-failed"
 	problemUnauthorized = "urn:dezky:problem:unauthorized"
 	problemTimeout      = "urn:dezky:problem:timeout"
+	problemUnavailable  = "urn:dezky:problem:store-unavailable"
 )
+
+// retryAfterUnavailable is the Retry-After (seconds) of a 503 for an unreachable database: the
+// store notices the database's return within about a second (its heartbeat), so a client that
+// waits this long usually succeeds on its next try.
+const retryAfterUnavailable = "2"
 
 // Problem is an RFC 9457 problem document and the error handlers return to produce one.
 type Problem struct {
@@ -167,6 +174,11 @@ func problemFrom(err error) *Problem {
 	switch {
 	case errors.As(err, &ve):
 		return invalid(ve.Fields...)
+	case store.IsUnavailable(err):
+		// Checked before the deadline below: a server selection that ran out of time is the
+		// database being away, not this request being slow, and a broken connection is never
+		// the server's own bug (500).
+		return unavailable().withCause(err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return newProblem(http.StatusServiceUnavailable, problemTimeout, "the request did not finish in time").
 			withHeader("Retry-After", "1").withCause(err)
@@ -175,6 +187,24 @@ func problemFrom(err error) *Problem {
 		return newProblem(http.StatusServiceUnavailable, problemTimeout, "the request was cancelled").withCause(err)
 	}
 	return internalError(err)
+}
+
+// unavailable is the 503 of a request that needs the database while it cannot be reached.
+func unavailable() *Problem {
+	return newProblem(http.StatusServiceUnavailable, problemUnavailable, "the database is unreachable; retry shortly").
+		withHeader("Retry-After", retryAfterUnavailable)
+}
+
+// requireStore answers 503 at once while the store knows it has no server to talk to, instead
+// of letting the request wait out the driver's server selection. Probes (/health, /ready,
+// /metrics) do not use it: /ready must keep asking the database itself.
+func (s *Server) requireStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !s.store.Available() {
+			return unavailable()
+		}
+		return next(c)
+	}
 }
 
 // fromEchoError covers echo's own errors: unknown route, wrong method, and what a middleware
@@ -231,7 +261,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	p := problemFrom(err)
 	if p.Status >= 500 && !errors.Is(err, context.Canceled) {
-		s.log.ErrorContext(c.Request().Context(), "request failed",
+		level := slog.LevelError
+		if p.Type == problemUnavailable {
+			level = slog.LevelWarn // the database's outage, logged by the thousand: not a bug here
+		}
+		s.log.Log(c.Request().Context(), level, "request failed",
 			"request_id", requestIDOf(c), "method", c.Request().Method, "route", routeOf(c),
 			"status", p.Status, "error", err)
 	}

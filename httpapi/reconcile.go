@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -20,10 +21,20 @@ type reconcileAccepted struct {
 	RequestedAt string `json:"requestedAt"`
 }
 
-// reconcileTenant is POST /tenants/:slug/reconcile[?wait=30s]. It only writes the annotation;
-// with ?wait it then watches the status document the controller writes, never the controller.
+// defaultReconcileWait is how long POST /tenants/:slug/reconcile waits without ?wait: the
+// earlier Node service answered this route with the result, and the portal still expects it
+// to. ?wait=0 or Prefer: respond-async asks for the 202 at once.
+const defaultReconcileWait = 30 * time.Second
+
+// headerPreferenceApplied tells a client which preference of its Prefer header was honoured
+// (RFC 7240).
+const headerPreferenceApplied = "Preference-Applied"
+
+// reconcileTenant is POST /tenants/:slug/reconcile[?wait=30s]. It only writes the annotation,
+// then (unless asked not to) watches the status document the controller writes, never the
+// controller.
 func (s *Server) reconcileTenant(c echo.Context) error {
-	wait, err := parseWait(c.QueryParam("wait"), s.cfg.MaxWait)
+	wait, async, err := s.reconcileWait(c)
 	if err != nil {
 		return err
 	}
@@ -40,6 +51,9 @@ func (s *Server) reconcileTenant(c echo.Context) error {
 		return s.tenantWriteError(c, err)
 	}
 	s.logWrite(c, "tenant.reconcile", "tenant", t.Metadata.Slug, "requested_at", token)
+	if async {
+		c.Response().Header().Set(headerPreferenceApplied, "respond-async")
+	}
 	if wait == 0 {
 		return c.JSON(http.StatusAccepted, reconcileAccepted{RequestedAt: token})
 	}
@@ -61,7 +75,37 @@ func (s *Server) reconcileTenant(c echo.Context) error {
 	return s.respondTenant(c, http.StatusOK, latest, false)
 }
 
-// parseWait reads ?wait= as a Go duration ("30s") or whole seconds ("30"); 0 or absent means
+// reconcileWait decides how long a reconcile request waits: ?wait when given (0 answers at
+// once), else no wait when the client prefers an asynchronous answer (Prefer: respond-async,
+// then async is true), else defaultReconcileWait; never more than MaxWait. An explicit ?wait
+// wins over the Prefer header: it is the more specific request.
+func (s *Server) reconcileWait(c echo.Context) (wait time.Duration, async bool, err error) {
+	if raw := c.QueryParam("wait"); raw != "" || c.QueryParams().Has("wait") {
+		wait, err = parseWait(raw, s.cfg.MaxWait)
+		return wait, false, err
+	}
+	if prefersAsync(c.Request().Header.Values("Prefer")) {
+		return 0, true, nil
+	}
+	return min(defaultReconcileWait, s.cfg.MaxWait), false, nil
+}
+
+// prefersAsync reports whether a Prefer header (RFC 7240: comma-separated preferences, each
+// possibly with "=value" and ";parameters", names case-insensitive) holds respond-async.
+func prefersAsync(values []string) bool {
+	for _, v := range values {
+		for _, pref := range strings.Split(v, ",") {
+			name, _, _ := strings.Cut(pref, ";")
+			name, _, _ = strings.Cut(name, "=")
+			if strings.EqualFold(strings.TrimSpace(name), "respond-async") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// parseWait reads ?wait= as a Go duration ("30s") or whole seconds ("30"); 0 or empty means
 // do not wait. A wait above maxWait is cut to maxWait rather than refused: the caller asked to
 // wait at most that long, and "202 when the wait ran out" already tells it to ask again.
 func parseWait(raw string, maxWait time.Duration) (time.Duration, error) {

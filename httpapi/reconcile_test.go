@@ -245,3 +245,69 @@ func TestReconcileWaitAboveTheCapIsCut(t *testing.T) {
 		t.Fatalf("202 without requestedAt: %s", r.body)
 	}
 }
+
+// TestReconcileWaitsByDefault: without ?wait the route waits (as the Node service's answered
+// with the result) and returns the handled tenant; ?wait=0 and Prefer: respond-async answer
+// 202 at once, the latter with Preference-Applied; an explicit ?wait beats the preference.
+func TestReconcileWaitsByDefault(t *testing.T) {
+	e := newEnv(t)
+	alice := e.user("alice")
+	e.createTenant(alice, "default-co")
+	handled := make(chan string, 10)
+	fakeReconciler(t, e.st, "default-co", func(ctx context.Context, tn *store.Tenant, token string) {
+		now := e.st.Now()
+		_ = e.st.PutStatus(ctx, &store.Status{
+			ID: tn.ID, Slug: tn.Metadata.Slug, Phase: store.PhaseActive, ObservedGeneration: tn.Metadata.Generation,
+			LastReconciledAt: &now, LastHandledReconcileAt: token, LeaderTerm: 1,
+		})
+		handled <- token
+	})
+
+	r := e.post("/tenants/default-co/reconcile", alice, nil)
+	if r.code != http.StatusOK {
+		t.Fatalf("no ?wait: %d %s, want 200 once handled", r.code, r.body)
+	}
+	v := r.obj(t)
+	if tok := dig(v, "metadata", "annotations", store.AnnotationReconcileRequestedAt); tok == nil || dig(v, "status", "lastHandledReconcileAt") != tok {
+		t.Fatalf("not the handled tenant: %s", r.body)
+	}
+	if r.header.Get(headerPreferenceApplied) != "" {
+		t.Errorf("Preference-Applied %q on a waited answer", r.header.Get(headerPreferenceApplied))
+	}
+	<-handled
+
+	cases := map[string]struct {
+		path      string
+		prefer    string
+		wantCode  int
+		wantApply string
+	}{
+		"wait=0":                  {"/tenants/default-co/reconcile?wait=0", "", http.StatusAccepted, ""},
+		"respond-async":           {"/tenants/default-co/reconcile", "respond-async", http.StatusAccepted, "respond-async"},
+		"respond-async in a list": {"/tenants/default-co/reconcile", "return=minimal, Respond-Async; x=1", http.StatusAccepted, "respond-async"},
+		"explicit wait wins":      {"/tenants/default-co/reconcile?wait=20s", "respond-async", http.StatusOK, ""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			hdr := map[string]string{}
+			if tc.prefer != "" {
+				hdr["Prefer"] = tc.prefer
+			}
+			start := time.Now()
+			r := e.do(req{method: http.MethodPost, path: tc.path, token: alice, header: hdr})
+			if r.code != tc.wantCode {
+				t.Fatalf("%d %s, want %d", r.code, r.body, tc.wantCode)
+			}
+			if got := r.header.Get(headerPreferenceApplied); got != tc.wantApply {
+				t.Errorf("Preference-Applied %q, want %q", got, tc.wantApply)
+			}
+			if tc.wantCode == http.StatusAccepted {
+				if r.obj(t)["requestedAt"] == nil {
+					t.Errorf("202 without requestedAt: %s", r.body)
+				}
+				t.Logf("answered after %v", time.Since(start))
+			}
+			<-handled // the fake controller handles every request; keep them apart
+		})
+	}
+}

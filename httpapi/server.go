@@ -168,9 +168,11 @@ func (s *Server) newEcho() *echo.Echo {
 	e.Use(requestID, s.observe, s.recoverPanics, s.withTimeout, limitBody)
 
 	open := func(method, path string, h echo.HandlerFunc) { e.Add(method, path, h, markMatched) }
-	user := func(method, path string, h echo.HandlerFunc) { e.Add(method, path, h, markMatched, s.requireAuth) }
+	user := func(method, path string, h echo.HandlerFunc) {
+		e.Add(method, path, h, markMatched, s.requireAuth, s.requireStore)
+	}
 	operator := func(method, path string, h echo.HandlerFunc) {
-		e.Add(method, path, h, markMatched, s.requireAuth, s.requireOperator)
+		e.Add(method, path, h, markMatched, s.requireAuth, s.requireOperator, s.requireStore)
 	}
 
 	open(http.MethodGet, "/health", s.health)

@@ -418,7 +418,7 @@ func (s *Server) followPlan(c echo.Context, t *store.Tenant) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), followUpTimeout)
 	defer cancel()
 	sub := store.Subscription{TenantSlug: t.Metadata.Slug, TenantID: t.ID, Plan: t.Spec.Plan, Status: subscriptionActive, Seats: defaultSeats}
-	if cur, err := s.store.GetSubscription(ctx, t.Metadata.Slug); err == nil {
+	if cur, err := s.store.GetSubscription(ctx, t.ID); err == nil {
 		sub.Status, sub.Seats = cur.Status, cur.Seats
 	}
 	if err := s.store.PutSubscription(ctx, sub); err != nil {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -73,6 +74,8 @@ func TestTenantLifecycle(t *testing.T) {
 				"ocis":      map[string]any{"state": "pending", "observedGeneration": 0.0, "lastTransitionTime": nil, "attempts": 0.0, "drift": []any{}},
 			},
 		},
+		"provisioningStatus": map[string]any{"authentik": "pending", "stalwart": "pending", "ocis": "pending"},
+		"provisioningErrors": map[string]any{},
 	}
 	created := r.obj(t)
 	if diff := cmp.Diff(wantCreated, stable(created)); diff != "" {
@@ -85,11 +88,11 @@ func TestTenantLifecycle(t *testing.T) {
 	if dig(created, "metadata", "uid") != tn.ID.Hex() {
 		t.Errorf("metadata.uid %v, want %s", dig(created, "metadata", "uid"), tn.ID.Hex())
 	}
-	m, err := e.st.GetMembership(ctx, "acme", "alice")
+	m, err := e.st.GetMembership(ctx, tn.ID, "alice")
 	if err != nil || m.Role != store.RoleOwner {
 		t.Fatalf("owner membership: %+v %v", m, err)
 	}
-	sub, err := e.st.GetSubscription(ctx, "acme")
+	sub, err := e.st.GetSubscription(ctx, tn.ID)
 	if err != nil || sub.Plan != "standard" || sub.Status != "active" || sub.Seats != defaultSeats {
 		t.Fatalf("subscription: %+v %v", sub, err)
 	}
@@ -121,7 +124,7 @@ func TestTenantLifecycle(t *testing.T) {
 		dig(patched, "spec", "mail", "domain") != "acme.example" {
 		t.Fatalf("PATCH body: %s", r.body)
 	}
-	if sub, _ := e.st.GetSubscription(ctx, "acme"); sub == nil || sub.Plan != "business" || sub.Seats != defaultSeats {
+	if sub, _ := e.st.GetSubscription(ctx, tn.ID); sub == nil || sub.Plan != "business" || sub.Seats != defaultSeats {
 		t.Fatalf("subscription after plan change: %+v", sub)
 	}
 	// A patch that changes nothing writes nothing.
@@ -135,8 +138,8 @@ func TestTenantLifecycle(t *testing.T) {
 		t.Fatalf("PATCH null: %d %s", r.code, r.body)
 	}
 
-	// Reconcile without wait: 202 and the token in the annotation.
-	r = e.post("/tenants/acme/reconcile", alice, nil)
+	// Reconcile with ?wait=0: 202 at once and the token in the annotation.
+	r = e.post("/tenants/acme/reconcile?wait=0", alice, nil)
 	if r.code != http.StatusAccepted {
 		t.Fatalf("reconcile: %d %s", r.code, r.body)
 	}
@@ -322,12 +325,17 @@ func TestMe(t *testing.T) {
 		t.Fatal(err)
 	}
 	me := e.get("/me", carol).obj(t)
+	// The Node service's fields: no status written yet, no mail domain (mail step skipped).
+	pendingNoMail := map[string]any{"authentik": "pending", "stalwart": "skipped", "ocis": "pending"}
 	want := map[string]any{
 		"profile": map[string]any{"sub": "carol", "email": "carol@example.com", "name": "Carol", "groups": []any{"staff", "partner:resell:admin"}},
 		"tenants": []any{
-			map[string]any{"slug": "c-first", "name": "Tenant c-first", "role": "owner", "phase": "Deleting"},
-			map[string]any{"slug": "c-second", "name": "Tenant c-second", "role": "owner", "phase": "Pending"},
-			map[string]any{"slug": "d-shared", "name": "Tenant d-shared", "role": "member", "phase": "Pending"},
+			map[string]any{"slug": "c-first", "name": "Tenant c-first", "role": "owner", "phase": "Deleting",
+				"status": "deleting", "provisioningStatus": pendingNoMail, "provisioningErrors": map[string]any{}},
+			map[string]any{"slug": "c-second", "name": "Tenant c-second", "role": "owner", "phase": "Pending",
+				"status": "pending", "provisioningStatus": pendingNoMail, "provisioningErrors": map[string]any{}},
+			map[string]any{"slug": "d-shared", "name": "Tenant d-shared", "role": "member", "phase": "Pending",
+				"status": "pending", "provisioningStatus": pendingNoMail, "provisioningErrors": map[string]any{}},
 		},
 		"access": map[string]any{"operator": false, "partnerAdminOf": []any{"resell"}},
 	}
@@ -578,24 +586,29 @@ func tenantID(t testing.TB, st *store.Store, slug string) bson.ObjectID {
 	return tn.ID
 }
 
-// TestCreateOverwritesLeftovers: a membership or subscription left behind by an earlier tenant
-// of the same slug (a teardown that crashed half-way) is taken over, not kept.
-func TestCreateOverwritesLeftovers(t *testing.T) {
+// TestCreateIgnoresLeftovers: a membership or subscription left behind by an earlier tenant
+// of the same slug (a teardown that crashed half-way) belongs to that tenant's id: it neither
+// blocks the new tenant's own records nor carries over to it.
+func TestCreateIgnoresLeftovers(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if err := e.st.PutMembership(ctx, store.Membership{TenantSlug: "reused", Subject: "fred", Role: store.RoleMember}); err != nil {
+	old := bson.NewObjectID()
+	if err := e.st.PutMembership(ctx, store.Membership{TenantSlug: "reused", TenantID: old, Subject: "fred", Role: store.RoleMember}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.st.PutSubscription(ctx, store.Subscription{TenantSlug: "reused", Plan: "starter", Status: "cancelled", Seats: 1}); err != nil {
+	if err := e.st.PutSubscription(ctx, store.Subscription{TenantSlug: "reused", TenantID: old, Plan: "starter", Status: "cancelled", Seats: 1}); err != nil {
 		t.Fatal(err)
 	}
-	e.createTenant(e.user("fred"), "reused", map[string]any{"plan": "business"})
+	e.createTenant(e.user("gina"), "reused", map[string]any{"plan": "business"})
 	id := tenantID(t, e.st, "reused")
-	m, err := e.st.GetMembership(ctx, "reused", "fred")
-	if err != nil || m.Role != store.RoleOwner || m.TenantID != id {
-		t.Fatalf("membership %+v %v", m, err)
+	m, err := e.st.GetMembership(ctx, id, "gina")
+	if err != nil || m.Role != store.RoleOwner || m.TenantSlug != "reused" {
+		t.Fatalf("owner membership %+v %v", m, err)
 	}
-	sub, err := e.st.GetSubscription(ctx, "reused")
+	if m, err := e.st.GetMembership(ctx, id, "fred"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the leftover membership carried over: %+v %v", m, err)
+	}
+	sub, err := e.st.GetSubscription(ctx, id)
 	if err != nil || sub.Plan != "business" || sub.Status != "active" || sub.Seats != defaultSeats || sub.TenantID != id {
 		t.Fatalf("subscription %+v %v", sub, err)
 	}

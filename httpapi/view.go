@@ -14,6 +14,10 @@ type tenantView struct {
 	Metadata metadataView `json:"metadata"`
 	Spec     specView     `json:"spec"`
 	Status   statusView   `json:"status"`
+	// ProvisioningStatus and ProvisioningErrors repeat the step states and the failing steps'
+	// messages in the shape the earlier Node service answered, which the portal still reads.
+	ProvisioningStatus map[string]string `json:"provisioningStatus"`
+	ProvisioningErrors map[string]string `json:"provisioningErrors"`
 }
 
 type metadataView struct {
@@ -143,7 +147,26 @@ func (s *Server) viewOf(t *store.Tenant, st *store.Status) tenantView {
 	if md.DeletionRequestedAt != nil {
 		v.Status.Phase = store.PhaseDeleting
 	}
+	v.ProvisioningStatus, v.ProvisioningErrors = s.provisioning(v.Status)
 	return v
+}
+
+// provisioning is the Node service's view of the steps: every configured step's state
+// (ok|skipped|error|pending, as the merged view shows it; a step the status does not name yet
+// is pending) and, for the failing steps only, their messages. Both are {} rather than absent
+// so the portal never meets a missing key.
+func (s *Server) provisioning(st statusView) (states, errs map[string]string) {
+	states, errs = map[string]string{}, map[string]string{}
+	for _, name := range s.cfg.Steps {
+		states[name] = store.StepPending
+	}
+	for name, step := range st.Steps {
+		states[name] = step.State
+		if step.State == store.StepError {
+			errs[name] = step.Message
+		}
+	}
+	return states, errs
 }
 
 // pendingStatus is what a tenant shows before the controller first reports: every configured

@@ -28,6 +28,16 @@ type Options struct {
 	Monitor *event.CommandMonitor
 	// Timeout bounds connecting and the index build at start. Defaults to 10s.
 	Timeout time.Duration
+	// ServerSelectionTimeout is how long one operation waits for a usable server before it
+	// fails as unavailable (IsUnavailable). Defaults to 1s: a healthy deployment has a server
+	// at once, so waiting longer only turns a database outage into requests that hang; callers
+	// answer 503 with Retry-After instead (within 2s of the request, the promise to clients)
+	// and the controller retries. A value written in the URI (serverSelectionTimeoutMS) wins.
+	ServerSelectionTimeout time.Duration
+	// HeartbeatInterval is how often the driver checks the server. Defaults to 1s (the driver's
+	// own default is 10s): after an outage the store is Available again within about a
+	// second of the server's return. A value written in the URI (heartbeatFrequencyMS) wins.
+	HeartbeatInterval time.Duration
 	// Now is the clock; defaults to time.Now. Times are stored at millisecond precision.
 	Now func() time.Time
 }
@@ -44,6 +54,9 @@ type Store struct {
 	locks [64]sync.Mutex
 
 	slugs slugCache
+
+	// avail follows the driver's topology events (see Available).
+	avail *availability
 }
 
 // Open connects, pings and ensures the indexes.
@@ -60,14 +73,25 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.ServerSelectionTimeout == 0 {
+		o.ServerSelectionTimeout = time.Second
+	}
+	if o.HeartbeatInterval == 0 {
+		o.HeartbeatInterval = time.Second
+	}
 	co := options.Client().ApplyURI(o.URI)
-	// Timeouts written in the URI win over the default.
+	// Timeouts written in the URI win over the defaults.
 	if co.ServerSelectionTimeout == nil {
-		co.SetServerSelectionTimeout(o.Timeout)
+		co.SetServerSelectionTimeout(o.ServerSelectionTimeout)
 	}
 	if co.ConnectTimeout == nil {
 		co.SetConnectTimeout(o.Timeout)
 	}
+	if co.HeartbeatInterval == nil {
+		co.SetHeartbeatInterval(o.HeartbeatInterval)
+	}
+	avail := newAvailability()
+	co.SetServerMonitor(avail.monitor())
 	if o.MaxPoolSize > 0 {
 		co.SetMaxPoolSize(o.MaxPoolSize)
 	}
@@ -78,10 +102,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to mongo: %w", err)
 	}
-	s := &Store{client: client, db: client.Database(o.Database), now: o.Now}
+	s := &Store{client: client, db: client.Database(o.Database), now: o.Now, avail: avail}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	if err := client.Ping(ctx, nil); err != nil {
+	if err := s.pingUntil(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("ping mongo: %w", err)
 	}
@@ -90,6 +114,20 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// pingUntil pings until the server answers or ctx ends: one server selection is short
+// (ServerSelectionTimeout), and a server that is still starting must not fail start-up.
+func (s *Store) pingUntil(ctx context.Context) error {
+	for {
+		err := s.client.Ping(ctx, nil)
+		if err == nil || ctx.Err() != nil || !IsUnavailable(err) {
+			return err
+		}
+		if werr := s.WaitAvailable(ctx); werr != nil {
+			return err
+		}
+	}
 }
 
 // Close disconnects.
@@ -134,10 +172,13 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{CollTenants, bson.D{{Key: "spec.partnerId", Value: 1}}, false, "partnerId"},
 		{CollTenantStatus, bson.D{{Key: "phase", Value: 1}}, false, "phase"},
 		{CollPartners, bson.D{{Key: "slug", Value: 1}}, true, "slug_unique"},
-		{CollMemberships, bson.D{{Key: "tenantSlug", Value: 1}, {Key: "subject", Value: 1}}, true, "tenant_subject_unique"},
+		{CollMemberships, bson.D{{Key: "tenantId", Value: 1}, {Key: "subject", Value: 1}}, true, "tenantid_subject_unique"},
 		{CollMemberships, bson.D{{Key: "subject", Value: 1}}, false, "subject"},
-		{CollSubscriptions, bson.D{{Key: "tenantSlug", Value: 1}}, true, "tenant_unique"},
+		{CollSubscriptions, bson.D{{Key: "tenantId", Value: 1}}, true, "tenantid_unique"},
 		{CollEvents, bson.D{{Key: "tenantId", Value: 1}, {Key: "time", Value: -1}}, false, "tenant_time"},
+	}
+	if err := s.dropSlugKeyedIndexes(ctx); err != nil {
+		return err
 	}
 	for _, ix := range idx {
 		m := mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name)}

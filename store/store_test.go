@@ -266,10 +266,10 @@ func TestDeleteTenantRemovesEverything(t *testing.T) {
 	if _, err := st.GetStatus(ctx, tn.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("status: err = %v, want ErrNotFound", err)
 	}
-	if _, err := st.GetSubscription(ctx, "acme"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := st.GetSubscription(ctx, tn.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("subscription: err = %v, want ErrNotFound", err)
 	}
-	if ms, _ := st.MembershipsIn(ctx, "acme"); len(ms) != 0 {
+	if ms, _ := st.MembershipsIn(ctx, tn.ID); len(ms) != 0 {
 		t.Errorf("memberships left: %v", ms)
 	}
 	if evs, _ := st.ListEvents(ctx, tn.ID, 10); len(evs) != 0 {
@@ -359,22 +359,26 @@ func TestPartnersCRUD(t *testing.T) {
 func TestListVisibility(t *testing.T) {
 	st := storetest.NewStore(t)
 	ctx := ctxT(t)
+	ids := map[string]bson.ObjectID{}
 	for _, n := range []store.NewTenant{
 		{Slug: "own", Spec: store.Spec{Name: "Own", Plan: "starter", Owner: store.Owner{Sub: "alice"}}},
 		{Slug: "member", Spec: store.Spec{Name: "M", Plan: "starter", Owner: store.Owner{Sub: "bob"}}},
 		{Slug: "partner", Spec: store.Spec{Name: "P", Plan: "starter", PartnerID: "resell", Owner: store.Owner{Sub: "carol"}}},
 		{Slug: "hidden", Spec: store.Spec{Name: "H", Plan: "starter", Owner: store.Owner{Sub: "dave"}}},
 	} {
-		if _, err := st.CreateTenant(ctx, n); err != nil {
+		tn, err := st.CreateTenant(ctx, n)
+		if err != nil {
 			t.Fatal(err)
 		}
+		ids[n.Slug] = tn.ID
 	}
 	cases := map[string]struct {
 		vis  *store.Visibility
 		want []string
 	}{
 		"owner":          {&store.Visibility{OwnerSub: "alice"}, []string{"own"}},
-		"owner+member":   {&store.Visibility{OwnerSub: "alice", Slugs: []string{"member"}}, []string{"own", "member"}},
+		"owner+member":   {&store.Visibility{OwnerSub: "alice", TenantIDs: []bson.ObjectID{ids["member"]}}, []string{"own", "member"}},
+		"unknown id":     {&store.Visibility{TenantIDs: []bson.ObjectID{bson.NewObjectID()}}, nil},
 		"partner":        {&store.Visibility{PartnerIDs: []string{"resell"}}, []string{"partner"}},
 		"nothing":        {&store.Visibility{}, nil},
 		"operator (nil)": {nil, []string{"own", "member", "partner", "hidden"}},

@@ -148,11 +148,12 @@ func (s *Store) findTenant(ctx context.Context, filter bson.D) (*Tenant, error) 
 	return &t, nil
 }
 
-// Visibility restricts a listing to what a caller may see: tenants they own, tenants named in
-// Slugs (their memberships), tenants of the partners in PartnerIDs. A nil *Visibility sees all.
+// Visibility restricts a listing to what a caller may see: tenants they own, tenants whose
+// ids are in TenantIDs (their memberships: by id, so a reused slug grants nothing), tenants of
+// the partners in PartnerIDs. A nil *Visibility sees all.
 type Visibility struct {
 	OwnerSub   string
-	Slugs      []string
+	TenantIDs  []bson.ObjectID
 	PartnerIDs []string
 }
 
@@ -201,8 +202,8 @@ func (s *Store) ListTenants(ctx context.Context, o ListOptions) ([]Tenant, strin
 		if v.OwnerSub != "" {
 			or = append(or, bson.D{{Key: "spec.owner.sub", Value: v.OwnerSub}})
 		}
-		if len(v.Slugs) > 0 {
-			or = append(or, bson.D{{Key: "metadata.slug", Value: bson.D{{Key: "$in", Value: v.Slugs}}}})
+		if len(v.TenantIDs) > 0 {
+			or = append(or, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: v.TenantIDs}}}})
 		}
 		if len(v.PartnerIDs) > 0 {
 			or = append(or, bson.D{{Key: "spec.partnerId", Value: bson.D{{Key: "$in", Value: v.PartnerIDs}}}})
@@ -382,18 +383,8 @@ func (s *Store) RequestDeletion(ctx context.Context, slug string) (t *Tenant, al
 // events, status, and last the tenant itself, so a crash half-way leaves the tenant (still
 // marked for deletion) for the controller to finish.
 func (s *Store) DeleteTenant(ctx context.Context, id bson.ObjectID) error {
-	t, err := s.GetTenantByID(ctx, id)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err := s.deleteOwnedBy(ctx, id); err != nil {
 		return err
-	}
-	if t != nil {
-		bySlug := bson.D{{Key: "tenantSlug", Value: t.Metadata.Slug}}
-		if _, err := s.db.Collection(CollMemberships).DeleteMany(ctx, bySlug); err != nil {
-			return fmt.Errorf("delete memberships: %w", err)
-		}
-		if _, err := s.db.Collection(CollSubscriptions).DeleteMany(ctx, bySlug); err != nil {
-			return fmt.Errorf("delete subscription: %w", err)
-		}
 	}
 	if _, err := s.db.Collection(CollEvents).DeleteMany(ctx, bson.D{{Key: "tenantId", Value: id}}); err != nil {
 		return fmt.Errorf("delete events: %w", err)

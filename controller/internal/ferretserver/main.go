@@ -1,12 +1,18 @@
-// Command ferretserver runs an embedded FerretDB (SQLite backend, a temporary directory) on a
-// loopback port for the controller's tests. The tests build it without -race and point
-// MONGO_URI at it, so the race detector instruments the code under test and not FerretDB's
-// SQLite engine, which is 20–30× slower under it. It prints its URI on the first line of
-// stdout and stops when stdin closes (so it dies with the test binary that started it).
+// Command ferretserver runs an embedded FerretDB (SQLite backend) on a loopback port for tests
+// that want the database in a process of its own. The controller's tests build it without
+// -race and point MONGO_URI at it, so the race detector instruments the code under test and
+// not FerretDB's SQLite engine, which is 20–30× slower under it; the drills (internal/drill)
+// kill it with SIGKILL and start it again on the same directory and address. It prints its URI
+// on the first line of stdout and stops when stdin closes (so it dies with the test binary
+// that started it).
+//
+// Flags: -dir keeps the SQLite files there (default: a temporary directory, removed on exit);
+// -addr is the listen address (default 127.0.0.1:0, a free port).
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,13 +21,19 @@ import (
 )
 
 func main() {
-	dir, err := os.MkdirTemp("", "controller-ferretdb-*")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	dir := flag.String("dir", "", "directory of the SQLite files (default: a temporary one, removed on exit)")
+	addr := flag.String("addr", "127.0.0.1:0", "listen address")
+	flag.Parse()
+	if *dir == "" {
+		tmp, err := os.MkdirTemp("", "controller-ferretdb-*")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer func() { _ = os.RemoveAll(tmp) }()
+		*dir = tmp
 	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	srv, err := storetest.StartFerretDB(context.Background(), dir, "127.0.0.1:0")
+	srv, err := storetest.StartFerretDB(context.Background(), *dir, *addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
