@@ -126,7 +126,9 @@ func resyncHeap(b *testing.B, c *Controller, n int) (base, live, peak uint64, to
 		}
 	})
 	start := time.Now()
-	c.resync(context.Background(), s, "benchmark")
+	if _, err := c.resync(context.Background(), s, "benchmark"); err != nil {
+		b.Fatal(err)
+	}
 	for taken.Load() < int64(n) {
 		runtime.Gosched()
 	}

@@ -22,8 +22,17 @@ func (c *Controller) runResync(ctx context.Context, s *session, now <-chan struc
 	if err != nil && ctx.Err() == nil {
 		c.log.Warn("cannot read the resync request; the next check retries", "err", err)
 	}
-	c.resync(ctx, s, "start")
-	timer := time.NewTimer(c.jitteredResync())
+	// next is when the following resync is due: the interval after a complete one, soon after
+	// one the store interrupted (an outage at start-up must not leave the tenants not yet
+	// compared waiting a whole interval).
+	next := func(ok bool) time.Duration {
+		if ok {
+			return c.jitteredResync()
+		}
+		return min(resyncRetry, c.jitteredResync())
+	}
+	_, err = c.resync(ctx, s, "start")
+	timer := time.NewTimer(next(err == nil))
 	defer timer.Stop()
 	check := time.NewTicker(c.o.requestCheckInterval())
 	defer check.Stop()
@@ -44,10 +53,13 @@ func (c *Controller) runResync(ctx context.Context, s *session, now <-chan struc
 			}
 			served, why = at, "requested"
 		}
-		c.resync(ctx, s, why)
-		timer.Reset(c.jitteredResync())
+		_, err := c.resync(ctx, s, why)
+		timer.Reset(next(err == nil))
 	}
 }
+
+// resyncRetry is how soon a resync the store interrupted is tried again.
+const resyncRetry = 5 * time.Second
 
 // jitteredResync is ResyncInterval ±10 %, so replicas started together spread their load.
 func (c *Controller) jitteredResync() time.Duration {
@@ -60,16 +72,16 @@ func (c *Controller) jitteredResync() time.Duration {
 // every tenant for a live Observe (the stage-1 behaviour, kept for comparison). AddWait blocks
 // while the queue holds its limit of Low keys, so memory stays flat however many tenants
 // there are: the store's pages are the buffer.
-func (c *Controller) resync(ctx context.Context, s *session, why string) {
+// It returns how many tenants it queued, and an error when it was interrupted.
+func (c *Controller) resync(ctx context.Context, s *session, why string) (queued int, err error) {
 	if c.o.ResyncMode == ResyncPerTenant {
-		c.resyncEveryTenant(ctx, s, why)
-		return
+		return c.resyncEveryTenant(ctx, s, why)
 	}
-	c.resyncByListing(ctx, s, why)
+	return c.resyncByListing(ctx, s, why)
 }
 
 // resyncEveryTenant queues every tenant, streaming ids through a cursor.
-func (c *Controller) resyncEveryTenant(ctx context.Context, s *session, why string) {
+func (c *Controller) resyncEveryTenant(ctx context.Context, s *session, why string) (int, error) {
 	start := time.Now()
 	n := 0
 	err := c.st.StreamTenantIDs(ctx, func(id bson.ObjectID) error {
@@ -78,18 +90,19 @@ func (c *Controller) resyncEveryTenant(ctx context.Context, s *session, why stri
 	})
 	if err != nil {
 		if ctx.Err() == nil && !errors.Is(err, workqueue.ErrShutDown) {
-			c.log.Warn("resync interrupted; the next one starts over", "why", why, "queued", n, "err", err)
+			c.log.Warn("resync interrupted; the next one starts over soon", "why", why, "queued", n, "err", err)
 		}
-		return
+		return n, err
 	}
 	c.m.resyncLast.SetToCurrentTime()
 	c.log.Info("resync queued every tenant", "why", why, "mode", ResyncPerTenant, "tenants", n, "took", time.Since(start))
+	return n, nil
 }
 
 // resyncByListing takes one snapshot per step, reads every tenant with its status a page at a
 // time, and queues only those that need a live Observe (needsReconcile). It also counts the
 // tenants per phase for platform_tenants.
-func (c *Controller) resyncByListing(ctx context.Context, s *session, why string) {
+func (c *Controller) resyncByListing(ctx context.Context, s *session, why string) (int, error) {
 	start := time.Now()
 	snaps := c.takeSnapshots(ctx)
 	phases := map[string]int{}
@@ -111,9 +124,9 @@ func (c *Controller) resyncByListing(ctx context.Context, s *session, why string
 	})
 	if err != nil {
 		if ctx.Err() == nil && !errors.Is(err, workqueue.ErrShutDown) {
-			c.log.Warn("resync interrupted; the next one starts over", "why", why, "queued", queued, "err", err)
+			c.log.Warn("resync interrupted; the next one starts over soon", "why", why, "queued", queued, "err", err)
 		}
-		return
+		return queued, err
 	}
 	for _, ph := range []string{store.PhasePending, store.PhaseActive, store.PhaseDegraded, store.PhaseSuspended, store.PhaseDeleting} {
 		c.m.tenants.WithLabelValues(ph).Set(float64(phases[ph]))
@@ -121,6 +134,7 @@ func (c *Controller) resyncByListing(ctx context.Context, s *session, why string
 	c.m.resyncLast.SetToCurrentTime()
 	c.log.Info("resync compared every tenant with the upstream listings", "why", why, "mode", ResyncList,
 		"tenants", total, "queued", queued, "took", time.Since(start))
+	return queued, nil
 }
 
 // takeSnapshots lists each step's upstream once. A step that cannot list (no Lister) or whose

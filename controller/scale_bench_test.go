@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,6 +32,15 @@ import (
 const scaleLatency = 20 * time.Millisecond
 
 const scaleOwner = "owner@scale.example"
+
+// scaleFullAt is the fleet size from which the per-tenant comparison and the drift run are
+// made (CONTROLLER_BENCH_FULL_AT, default 10000).
+func scaleFullAt() int {
+	if n, err := strconv.Atoi(os.Getenv("CONTROLLER_BENCH_FULL_AT")); err == nil && n > 0 {
+		return n
+	}
+	return 10_000
+}
 
 // scaleFleet is n converged tenants: their objects in the three simulators exactly as the
 // clients create them (seeded out of band: converging 10,000 tenants through the API would
@@ -170,11 +181,13 @@ type resyncRun struct {
 func (f *scaleFleet) resyncOnce(b *testing.B, mode string) resyncRun {
 	b.Helper()
 	var mu sync.Mutex
+	var done atomic.Int64
 	run := resyncRun{reconciled: map[bson.ObjectID]bool{}}
 	c := New(f.st, f.steps, Options{Logger: testLogger(), ResyncMode: mode, OnReconcile: func(i ReconcileInfo) {
 		mu.Lock()
 		run.reconciled[i.TenantID] = true
 		mu.Unlock()
+		done.Add(1)
 	}})
 	ctx := context.Background()
 	_, lose := context.WithCancelCause(ctx)
@@ -186,7 +199,13 @@ func (f *scaleFleet) resyncOnce(b *testing.B, mode string) resyncRun {
 	f.cc.reset()
 	calls := f.upstreamCalls()
 	start := time.Now()
-	c.resync(ctx, s, "benchmark")
+	queued, err := c.resync(ctx, s, "benchmark")
+	if err != nil {
+		b.Fatal(err)
+	}
+	eventually(b, 30*time.Minute, "every queued tenant reconciled", func() bool {
+		return done.Load() >= int64(queued) && s.q.Len() == 0
+	})
 	s.q.ShutDownWithDrain()
 	workers.Wait()
 	run.took = time.Since(start)
@@ -194,6 +213,8 @@ func (f *scaleFleet) resyncOnce(b *testing.B, mode string) resyncRun {
 	run.roundTrips = sum(counts, func(string) bool { return true })
 	run.writes = sum(counts, isWrite)
 	run.upstream = f.upstreamCalls() - calls
+	b.Logf("%s resync: %v, %d reconciled, %d store round trips (%d writes), %d upstream requests; commands: %v",
+		mode, run.took, len(run.reconciled), run.roundTrips, run.writes, run.upstream, counts)
 	return run
 }
 
@@ -218,7 +239,7 @@ func BenchmarkResyncAtScale(b *testing.B) {
 				b.ReportMetric(float64(list.writes)/float64(n), "writes/stable-tenant")
 				b.ReportMetric(float64(list.upstream)/float64(n), "upstream-req/stable-tenant")
 				b.ReportMetric(list.took.Seconds(), "list-resync-s")
-				if n < 10_000 {
+				if n < scaleFullAt() {
 					continue
 				}
 				if os.Getenv("CONTROLLER_BENCH_SKIP_PER_TENANT") == "" {

@@ -24,7 +24,9 @@ func (s *Store) GetStatuses(ctx context.Context, ids []bson.ObjectID) (map[bson.
 	if len(ids) == 0 {
 		return out, nil
 	}
-	cur, err := s.db.Collection(CollTenantStatus).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	// One batch for the whole page: a page's statuses in one round trip, no getMore.
+	cur, err := s.db.Collection(CollTenantStatus).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
+		options.Find().SetBatchSize(int32(len(ids))))
 	if err != nil {
 		return nil, fmt.Errorf("get statuses: %w", err)
 	}
