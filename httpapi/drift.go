@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -20,19 +19,11 @@ func (s *Server) driftCheckTenant(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	t, a, err := s.loadTenant(c)
+	t, token, err := s.requestToken(c, store.AnnotationDriftCheckRequestedAt, "tenant.drift-check", "ask for a drift check")
 	if err != nil {
 		return err
 	}
-	if !a.canWrite() {
-		return forbidden("only the tenant's owner, its admins and operators may ask for a drift check")
-	}
 	ctx := c.Request().Context()
-	token := time.Now().UTC().Format(time.RFC3339Nano)
-	if _, err := s.store.SetAnnotation(ctx, t.Metadata.Slug, store.AnnotationDriftCheckRequestedAt, token); err != nil {
-		return s.tenantWriteError(c, err)
-	}
-	s.logWrite(c, "tenant.drift-check", "tenant", t.Metadata.Slug, "requested_at", token)
 	if wait == 0 {
 		return c.JSON(http.StatusAccepted, reconcileAccepted{RequestedAt: token})
 	}

@@ -38,19 +38,11 @@ func (s *Server) reconcileTenant(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	t, a, err := s.loadTenant(c)
+	t, token, err := s.requestToken(c, store.AnnotationReconcileRequestedAt, "tenant.reconcile", "force a reconcile")
 	if err != nil {
 		return err
 	}
-	if !a.canWrite() {
-		return forbidden("only the tenant's owner, its admins and operators may force a reconcile")
-	}
 	ctx := c.Request().Context()
-	token := time.Now().UTC().Format(time.RFC3339Nano)
-	if _, err := s.store.SetAnnotation(ctx, t.Metadata.Slug, store.AnnotationReconcileRequestedAt, token); err != nil {
-		return s.tenantWriteError(c, err)
-	}
-	s.logWrite(c, "tenant.reconcile", "tenant", t.Metadata.Slug, "requested_at", token)
 	if async {
 		c.Response().Header().Set(headerPreferenceApplied, "respond-async")
 	}
@@ -73,6 +65,25 @@ func (s *Server) reconcileTenant(c echo.Context) error {
 		return err
 	}
 	return s.respondTenant(c, http.StatusOK, latest, false)
+}
+
+// requestToken writes a new request token (now, RFC3339Nano) to the tenant's annotation key
+// on behalf of its owner, an admin or an operator, and logs the write as action: the reconcile
+// and drift-check requests. The controller answers a token it has not handled yet.
+func (s *Server) requestToken(c echo.Context, key, action, what string) (*store.Tenant, string, error) {
+	t, a, err := s.loadTenant(c)
+	if err != nil {
+		return nil, "", err
+	}
+	if !a.canWrite() {
+		return nil, "", forbidden("only the tenant's owner, its admins and operators may " + what)
+	}
+	token := time.Now().UTC().Format(time.RFC3339Nano)
+	if _, err := s.store.SetAnnotation(c.Request().Context(), t.Metadata.Slug, key, token); err != nil {
+		return nil, "", s.tenantWriteError(c, err)
+	}
+	s.logWrite(c, action, "tenant", t.Metadata.Slug, "requested_at", token)
+	return t, token, nil
 }
 
 // reconcileWait decides how long a reconcile request waits: ?wait when given (0 answers at

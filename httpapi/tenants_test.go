@@ -325,8 +325,9 @@ func TestMe(t *testing.T) {
 		t.Fatal(err)
 	}
 	me := e.get("/me", carol).obj(t)
-	// The Node service's fields: no status written yet, no mail domain (mail step skipped).
-	pendingNoMail := map[string]any{"authentik": "pending", "stalwart": "skipped", "ocis": "pending"}
+	// The Node service's fields: no status written yet, so every step pending (the controller
+	// decides which steps apply).
+	pendingNoMail := map[string]any{"authentik": "pending", "stalwart": "pending", "ocis": "pending"}
 	want := map[string]any{
 		"profile": map[string]any{"sub": "carol", "email": "carol@example.com", "name": "Carol", "groups": []any{"staff", "partner:resell:admin"}},
 		"tenants": []any{
