@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -35,14 +37,19 @@ func (s *Server) groupsCollection(w http.ResponseWriter, r *http.Request, _ []st
 		writeJSON(w, http.StatusBadRequest, errs)
 		return
 	}
+	// Paginate first, then render only the page: rendering every group for every page made a
+	// listing of a large fleet quadratic.
 	items := make([]any, 0, len(groups))
 	for _, g := range groups {
-		items = append(items, s.groupJSON(g, q))
+		items = append(items, g)
 	}
 	p, ok := s.paginate(q, items)
 	if !ok {
 		writeDetail(w, http.StatusNotFound, msgInvalidPage)
 		return
+	}
+	for i, it := range p.Results {
+		p.Results[i] = s.groupJSON(it.(*group), q)
 	}
 	writeJSON(w, http.StatusOK, p)
 }
@@ -198,6 +205,18 @@ func (s *Server) filterGroups(q url.Values) ([]*group, any) {
 	return out, nil
 }
 
+// childrenOf lists the groups that name pk as a parent, by name. Callers hold mu.
+func (s *Server) childrenOf(pk string) []*group {
+	var out []*group
+	for _, c := range s.groups {
+		if slices.Contains(c.parents, pk) {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
 // groupJSON renders the Group schema. include_users defaults to true (users_obj filled) and is
 // true only for the literal "true" in any case, as Authentik parses it; the other include_*
 // flags default to false and leave their *_obj fields null. Callers hold mu.
@@ -205,13 +224,9 @@ func (s *Server) groupJSON(g *group, q url.Values) map[string]any {
 	children := []string{}
 	var childrenObj any
 	var kids []any
-	for _, c := range s.sortedGroups() {
-		for _, p := range c.parents {
-			if p == g.pk {
-				children = append(children, c.pk)
-				kids = append(kids, relatedGroup(c))
-			}
-		}
+	for _, c := range s.childrenOf(g.pk) {
+		children = append(children, c.pk)
+		kids = append(kids, relatedGroup(c))
 	}
 	if flag(q, "include_children", false) {
 		childrenObj = append([]any{}, kids...)
