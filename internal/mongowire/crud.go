@@ -41,6 +41,29 @@ func (s *Server) Documents(ns string) []bson.Raw {
 	return out
 }
 
+// dropIndexes drops one index by name, as MongoDB does: 26 NamespaceNotFound for a collection
+// that does not exist, 27 IndexNotFound for an index it does not have.
+func (s *Server) dropIndexes(cmd Command) bson.D {
+	var req struct {
+		Index string `bson:"index"`
+	}
+	if err := bson.Unmarshal(cmd.Body, &req); err != nil {
+		return Error(9, "FailedToParse", err.Error()).doc()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, exists := s.colls[cmd.Namespace()]
+	switch {
+	case !exists:
+		return Error(26, "NamespaceNotFound", "ns not found "+cmd.Namespace()).doc()
+	case !slices.Contains(c.indexes, req.Index):
+		return Error(27, "IndexNotFound", "index not found with name ["+req.Index+"]").doc()
+	}
+	before := len(c.indexes)
+	c.indexes = slices.DeleteFunc(c.indexes, func(n string) bool { return n == req.Index })
+	return append(bson.D{{Key: "nIndexesWas", Value: int32(before)}}, ok()...)
+}
+
 func (s *Server) createIndexes(cmd Command) bson.D {
 	var req struct {
 		Indexes []struct {

@@ -408,6 +408,8 @@ func (s *Server) dispatch(cmd Command) bson.D {
 		}, ok()...)
 	case "createIndexes":
 		return s.createIndexes(cmd)
+	case "dropIndexes":
+		return s.dropIndexes(cmd)
 	case "find":
 		return s.find(cmd)
 	case "insert":
