@@ -1,10 +1,13 @@
 package devstack_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/dezky/platform-api/integrations/integrationstest"
 	ocissim "github.com/dezky/platform-api/integrations/sim/ocis"
@@ -230,4 +233,33 @@ func TestAcceptanceObserveOnly(t *testing.T) {
 	if n := st.Authentik.Faults().Calls() + st.Stalwart.Faults().Calls() + st.OCIS.Faults().Calls(); n != 0 {
 		t.Errorf("deleting an ObserveOnly tenant made %d upstream calls", n)
 	}
+}
+
+// A drift check asked for by hand, as an operator would in the Mongo shell (the annotation and
+// updatedAt, like the reconcile token), is answered in status.lastDriftCheck with that token.
+func TestAcceptanceDriftCheckByHand(t *testing.T) {
+	st, c, _ := acceptanceStack(t, "1h")
+	createActive(t, c, "handchecked", "standard")
+	token := time.Now().UTC().Format(time.RFC3339Nano)
+	res, err := mongoTenants(t, st).UpdateOne(context.Background(), bson.D{{Key: "metadata.slug", Value: "handchecked"}},
+		bson.D{{Key: "$set", Value: bson.D{
+			{Key: "metadata.annotations.driftCheckRequestedAt", Value: token},
+			{Key: "metadata.updatedAt", Value: time.Now()},
+		}}})
+	if err != nil || res.MatchedCount != 1 {
+		t.Fatalf("raw update: %v (matched %d)", err, res.MatchedCount)
+	}
+	eventually(t, 10*time.Second, "the raw token answered", func() bool {
+		code, body := c.do("GET", "/tenants/handchecked", nil)
+		var v struct {
+			Status struct {
+				LastDriftCheck *struct {
+					Token  string `json:"token"`
+					InSync bool   `json:"inSync"`
+				} `json:"lastDriftCheck"`
+			} `json:"status"`
+		}
+		return code == http.StatusOK && json.Unmarshal(body, &v) == nil && v.Status.LastDriftCheck != nil &&
+			v.Status.LastDriftCheck.Token == token && v.Status.LastDriftCheck.InSync
+	})
 }
