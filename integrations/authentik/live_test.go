@@ -1,13 +1,11 @@
 package authentik_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -91,39 +89,7 @@ func (u *liveUpstream) call(ctx context.Context, method, path string, q url.Valu
 	if len(q) > 0 {
 		target += "?" + q.Encode()
 	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, rd)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+u.token)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := u.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return res.StatusCode, err
-	}
-	if res.StatusCode >= 300 {
-		return res.StatusCode, fmt.Errorf("%s %s: HTTP %d: %s", method, path, res.StatusCode, raw)
-	}
-	if out != nil && len(raw) > 0 {
-		return res.StatusCode, json.Unmarshal(raw, out)
-	}
-	return res.StatusCode, nil
+	return acceptance.CallJSON(ctx, u.http, method, target, http.Header{"Authorization": {"Bearer " + u.token}}, body, out)
 }
 
 type liveGroup struct {

@@ -1,11 +1,8 @@
 package ocis_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -63,41 +60,11 @@ func (u *liveUpstream) call(ctx context.Context, who oauth2.TokenSource, method,
 	if err != nil {
 		return 0, fmt.Errorf("token: %w", err)
 	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.graph+path, rd)
-	if err != nil {
-		return 0, err
-	}
-	tok.SetAuthHeader(req)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	h := http.Header{"Authorization": {tok.Type() + " " + tok.AccessToken}}
 	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
+		h.Set(hdr[i], hdr[i+1])
 	}
-	res, err := u.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return res.StatusCode, err
-	}
-	if res.StatusCode >= 300 {
-		return res.StatusCode, fmt.Errorf("%s %s: HTTP %d: %s", method, path, res.StatusCode, raw)
-	}
-	if out != nil && len(raw) > 0 {
-		return res.StatusCode, json.Unmarshal(raw, out)
-	}
-	return res.StatusCode, nil
+	return acceptance.CallJSON(ctx, u.http, method, u.graph+path, h, body, out)
 }
 
 type liveDrive struct {
