@@ -251,3 +251,32 @@ func firstLine(b []byte) string {
 	}
 	return s
 }
+
+// listPage reads one page of a list endpoint ({"items": [...], "nextCursor": ...}).
+// keepRaw hands each item its bytes exactly as the server sent them, so a
+// caller printing JSON shows the server's document rather than our struct.
+func listPage[T any](ctx context.Context, c *Client, r request, keepRaw func(*T, json.RawMessage)) ([]T, string, error) {
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		return nil, "", err
+	}
+	var page struct {
+		Items      []json.RawMessage `json:"items"`
+		NextCursor *string           `json:"nextCursor"`
+	}
+	if err := decode(r, resp.body, &page); err != nil {
+		return nil, "", err
+	}
+	items := make([]T, len(page.Items))
+	for i, raw := range page.Items {
+		if err := decode(r, raw, &items[i]); err != nil {
+			return nil, "", err
+		}
+		keepRaw(&items[i], raw)
+	}
+	next := ""
+	if page.NextCursor != nil {
+		next = *page.NextCursor
+	}
+	return items, next, nil
+}

@@ -25,26 +25,9 @@ func (c *Client) ListPartners(ctx context.Context, limit int, cursor string) (*P
 		q.Set("cursor", cursor)
 	}
 	r := request{method: http.MethodGet, path: "/partners", query: q}
-	resp, err := c.do(ctx, r)
+	items, next, err := listPage(ctx, c, r, func(item *Partner, raw json.RawMessage) { item.Raw = raw })
 	if err != nil {
 		return nil, err
 	}
-	var page struct {
-		Items      []json.RawMessage `json:"items"`
-		NextCursor *string           `json:"nextCursor"`
-	}
-	if err := decode(r, resp.body, &page); err != nil {
-		return nil, err
-	}
-	out := &PartnerPage{Items: make([]Partner, len(page.Items))}
-	if page.NextCursor != nil {
-		out.NextCursor = *page.NextCursor
-	}
-	for i, raw := range page.Items {
-		if err := decode(r, raw, &out.Items[i]); err != nil {
-			return nil, err
-		}
-		out.Items[i].Raw = raw
-	}
-	return out, nil
+	return &PartnerPage{Items: items, NextCursor: next}, nil
 }

@@ -39,28 +39,11 @@ func (c *Client) ListTenants(ctx context.Context, o ListOptions) (*TenantPage, e
 		q.Set("phase", o.Phase)
 	}
 	r := request{method: http.MethodGet, path: "/tenants", query: q}
-	resp, err := c.do(ctx, r)
+	items, next, err := listPage(ctx, c, r, func(item *Tenant, raw json.RawMessage) { item.Raw = raw })
 	if err != nil {
 		return nil, err
 	}
-	var page struct {
-		Items      []json.RawMessage `json:"items"`
-		NextCursor *string           `json:"nextCursor"`
-	}
-	if err := decode(r, resp.body, &page); err != nil {
-		return nil, err
-	}
-	out := &TenantPage{Items: make([]Tenant, len(page.Items))}
-	if page.NextCursor != nil {
-		out.NextCursor = *page.NextCursor
-	}
-	for i, raw := range page.Items {
-		if err := decode(r, raw, &out.Items[i]); err != nil {
-			return nil, err
-		}
-		out.Items[i].Raw = raw
-	}
-	return out, nil
+	return &TenantPage{Items: items, NextCursor: next}, nil
 }
 
 // GetTenant reads one tenant.
